@@ -1,0 +1,104 @@
+"""Parameters as a flat dict of named tensors (the `state_dict()` currency) and tree arithmetic.
+
+A model is a pure function of `Params`, evaluated with `torch.func.functional_call`; nothing here
+mutates a user's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from .errors import ArchitectureMismatch, NonFiniteError
+
+Params = dict[str, Tensor]
+
+__all__ = [
+    "Params",
+    "state_of",
+    "forward",
+    "check_same_structure",
+    "check_finite",
+    "lerp",
+    "combine",
+    "tree_sub",
+    "tree_dot",
+    "tree_norm",
+    "is_float",
+]
+
+
+def is_float(t: Tensor) -> bool:
+    return t.is_floating_point()
+
+
+def state_of(module: nn.Module) -> Params:
+    """A detached copy of `module.state_dict()` (parameters and buffers)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def forward(module: nn.Module, params: Mapping[str, Tensor], *args, **kwargs):
+    """f(params; x): evaluate `module` at `params` with `torch.func.functional_call`."""
+    return torch.func.functional_call(module, dict(params), args, kwargs, strict=False)
+
+
+def check_same_structure(a: Mapping[str, Tensor], b: Mapping[str, Tensor], *, what: str = "models") -> None:
+    """Raise `ArchitectureMismatch` unless `a` and `b` have the same keys and shapes."""
+    if a.keys() != b.keys():
+        only_a = sorted(set(a) - set(b))[:3]
+        only_b = sorted(set(b) - set(a))[:3]
+        raise ArchitectureMismatch(
+            f"{what} have different architectures: keys only in the first {only_a}, only in the second {only_b}"
+        )
+    for k in a:
+        if a[k].shape != b[k].shape:
+            raise ArchitectureMismatch(
+                f"{what} have different architectures: {k!r} has shape {tuple(a[k].shape)} vs "
+                f"{tuple(b[k].shape)} (different widths?)"
+            )
+
+
+def check_finite(params: Mapping[str, Tensor], *, what: str = "parameters") -> None:
+    """Raise `NonFiniteError` naming the first tensor that holds NaN or inf."""
+    for k, v in params.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            raise NonFiniteError(f"{what}: tensor {k!r} contains NaN or infinite values")
+
+
+def combine(weights: list[float], trees: list[Mapping[str, Tensor]]) -> Params:
+    """Σ_i w_i θ_i on floating tensors; integer buffers (e.g. BatchNorm counters) are taken from the first."""
+    first = trees[0]
+    out: Params = {}
+    for k, v in first.items():
+        if v.is_floating_point():
+            acc = torch.zeros_like(v)
+            for w, t in zip(weights, trees, strict=True):
+                acc = acc + w * t[k]
+            out[k] = acc
+        else:
+            out[k] = v.clone()
+    return out
+
+
+def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], t: float) -> Params:
+    """θ(t) = (1 − t) θ_a + t θ_b, exact at t = 0 and t = 1."""
+    if t == 0:
+        return {k: v.clone() for k, v in a.items()}
+    if t == 1:
+        return {k: v.clone() for k, v in b.items()}
+    return combine([1.0 - t, t], [a, b])
+
+
+def tree_sub(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Params:
+    return {k: a[k] - b[k] for k in a if a[k].is_floating_point()}
+
+
+def tree_dot(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Tensor:
+    """⟨a, b⟩ summed over floating tensors present in both."""
+    return sum((a[k] * b[k]).sum() for k in a if a[k].is_floating_point())
+
+
+def tree_norm(a: Mapping[str, Tensor]) -> Tensor:
+    return torch.sqrt(tree_dot(a, a))
