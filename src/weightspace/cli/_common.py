@@ -1,0 +1,53 @@
+"""Shared CLI plumbing: output format, result printing, one-line errors."""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+class Format(str, enum.Enum):
+    human = "human"
+    json = "json"
+
+
+FORMAT_OPTION_HELP = "Output format: 'human' (Rich) or 'json' (machine-readable, on stdout)."
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    return obj
+
+
+def emit(result: dict, fmt: Format, human: Callable[[dict], None] | None = None) -> None:
+    """Print `result`: JSON on stdout for `--format json`, else the human renderer (or key: value lines)."""
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(_jsonable(result)) + "\n")
+        sys.stdout.flush()
+        return
+    if human is not None:
+        human(result)
+        return
+    for k, v in result.items():
+        if isinstance(v, list | dict):
+            continue
+        stdout.print(f"[bold]{k}[/bold]: {v}")
+
+
+def info(msg: str) -> None:
+    """Progress and notes go to stderr, never mixed with results."""
+    stderr.print(msg)
