@@ -51,3 +51,30 @@ def emit(result: dict, fmt: Format, human: Callable[[dict], None] | None = None)
 def info(msg: str) -> None:
     """Progress and notes go to stderr, never mixed with results."""
     stderr.print(msg)
+
+
+class progress_bar:
+    """A Rich progress bar on stderr fed by library callbacks `(label, {step, total_steps, ...})`."""
+
+    def __init__(self, enabled: bool = True):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.enabled = enabled
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.fields[extra]}"), console=stderr, transient=True, disable=not enabled,
+        )
+        self.tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, label: str, event: dict) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.progress.add_task(label, total=event.get("total_steps"), extra="")
+        extra = f"loss {event['loss']:.4f}" if "loss" in event else ""
+        self.progress.update(self.tasks[label], completed=event["step"], extra=extra)

@@ -28,7 +28,7 @@ log = logging.getLogger("weightspace.symmetry")
 
 __all__ = ["spec_of"]
 
-STRUCTURAL = ("network input", "network output")
+STRUCTURAL = ("network output",)
 
 
 # -- activations: (admitted kinds, homogeneity degree) -------------------------------------------
@@ -271,7 +271,7 @@ class _Builder(_Tracer):
     def visit(self, node):
         if node.op == "placeholder":
             shape = _shape(node)
-            return self.fresh_fixed(shape, "network input", "input") if shape is not None else None
+            return [((None, n),) for n in shape] if shape is not None else None
         if node.op == "output":
             self.fix_label(self.label(node.args[0]) if not isinstance(node.args[0], tuple | list)
                            else [d for a in node.args[0] for d in (self.label(a) or [])], "network output")
@@ -580,7 +580,7 @@ class _Builder(_Tracer):
 
     def _fixed_var(self, s):
         v = self.new_var(s, "reshape")
-        v.fixed = "network input"
+        v.fixed = "network output"
         return v
 
     def transpose(self, node, x):
@@ -603,8 +603,8 @@ class _Builder(_Tracer):
         out = []
         for i, d in enumerate(x):
             if i in dims:
-                if self.vars_in([d]):
-                    raise _Unsupported("a reduction over a unit axis")
+                for v in self.vars_in([d]):  # Σ over units is permutation-invariant, not scale-invariant
+                    self.remove(v, {"scale", "sign", "gl"}, node.name)
                 if keep:
                     out.append(((None, 1),))
             else:

@@ -1,0 +1,168 @@
+"""Activation matching (Git Re-Basin): one assignment per factor on correlations of unit activations.
+
+For each permutation factor, the activations of every layer producing its units are recorded on the
+same inputs for both networks; S[i, j] = Σ_layers corr(z_A,i, z_B,j). Residual-tied factors sum the
+statistics of all their producing layers. Attention heads are matched through their query/key and
+value projections with the block cost of weight matching.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DataError
+from ..params import check_finite, check_same_structure, forward
+from ..symmetry import FactorAction, GroupElement, Spec
+from ._alignment import Alignment
+from ._assignment import Solver, solve
+
+__all__ = ["activation_matching", "producers"]
+
+_CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
+
+
+def producers(spec: Spec, model: nn.Module) -> dict[str, list[str]]:
+    """factor -> names of the modules whose outputs are that factor's units (producer axes, power > 0)."""
+    modules = dict(model.named_modules())
+    out: dict[str, list[str]] = {}
+    for key, entries in spec.table.items():
+        if not key.endswith(".weight") or not entries or entries[0] is None:
+            continue
+        seg = entries[0]
+        if len(seg) != 1 or len(seg[0].pieces) != 1 or seg[0].pieces[0].power <= 0:
+            continue
+        name = key[: -len(".weight")]
+        if name in modules:
+            out.setdefault(seg[0].pieces[0].factor, []).append(name)
+    return out
+
+
+class _Stats:
+    """Running sums for the cross-correlation of two activation streams (n units each)."""
+
+    def __init__(self):
+        self.n = 0
+        self.sa = self.sb = self.saa = self.sbb = self.sab = None
+
+    def add(self, za: Tensor, zb: Tensor) -> None:
+        za, zb = za.to(torch.float64), zb.to(torch.float64)
+        if self.sa is None:
+            self.sa, self.sb = za.sum(0), zb.sum(0)
+            self.saa, self.sbb, self.sab = (za * za).sum(0), (zb * zb).sum(0), za.T @ zb
+        else:
+            self.sa += za.sum(0)
+            self.sb += zb.sum(0)
+            self.saa += (za * za).sum(0)
+            self.sbb += (zb * zb).sum(0)
+            self.sab += za.T @ zb
+        self.n += len(za)
+
+    def correlation(self) -> Tensor:
+        ma, mb = self.sa / self.n, self.sb / self.n
+        cov = self.sab / self.n - ma[:, None] * mb[None, :]
+        sd_a = (self.saa / self.n - ma * ma).clamp_min(0).sqrt()
+        sd_b = (self.sbb / self.n - mb * mb).clamp_min(0).sqrt()
+        return cov / (sd_a[:, None] * sd_b[None, :] + 1e-12)
+
+
+def _units(module: nn.Module, out: Tensor) -> Tensor:
+    """(samples, units): move the unit axis last and flatten the rest."""
+    if isinstance(module, _CHANNEL_FIRST):
+        out = out.movedim(1, -1)
+    return out.reshape(-1, out.shape[-1])
+
+
+def _record(model, names, params, x) -> dict[str, Tensor]:
+    acts: dict[str, Tensor] = {}
+    handles = []
+    mods = dict(model.named_modules())
+    for name in names:
+        m = mods[name]
+        if isinstance(m, nn.MultiheadAttention):
+            def pre(mod, args, kwargs, name=name):
+                q = args[0] if args else kwargs["query"]
+                acts[name] = nn.functional.linear(q, mod.in_proj_weight, mod.in_proj_bias)
+            handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
+        else:
+            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: acts.__setitem__(name, _units(mod, o))))
+    try:
+        forward(model, params, x)
+    finally:
+        for h in handles:
+            h.remove()
+    return acts
+
+
+@torch.no_grad()
+def activation_matching(
+    model: nn.Module,
+    reference: Mapping[str, Tensor],
+    other: Mapping[str, Tensor],
+    inputs: Tensor,
+    spec: Spec,
+    *,
+    batch_size: int = 500,
+    solver: Solver | None = None,
+) -> Alignment:
+    """Permute `other`'s units to maximise the correlation of their activations with `reference`'s on `inputs`."""
+    if inputs is None or len(inputs) == 0:
+        raise DataError("activation matching needs data: the input batch is empty")
+    check_same_structure(reference, other)
+    check_finite(reference, what="reference network")
+    check_finite(other, what="network to align")
+    model = copy.deepcopy(model).eval()
+    prod = producers(spec, model)
+    children: dict[str, list[str]] = {}
+    for f in spec.factors:
+        if f.parent is not None:
+            children.setdefault(f.parent, []).append(f.name)
+    mha = {name: m for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)}
+    heads_of = {f"{name}.heads": name for name in mha}
+    names = sorted({n for ns in prod.values() for n in ns} | set(mha))
+    stats: dict[str, _Stats] = {}
+    ref = next(iter(reference.values()))
+    for i in range(0, len(inputs), batch_size):
+        xb = inputs[i:i + batch_size].to(ref.device, ref.dtype)
+        za, zb = _record(model, names, reference, xb), _record(model, names, other, xb)
+        for n in names:
+            if n in za:
+                stats.setdefault(n, _Stats()).add(za[n].reshape(-1, za[n].shape[-1]),
+                                                 zb[n].reshape(-1, zb[n].shape[-1]))
+    actions: dict[str, FactorAction] = dict(spec.identity().actions)
+    for f in spec.permutation_factors:
+        if f.name in children:
+            actions.update(_heads(spec, f.name, stats[heads_of[f.name]].correlation(), mha[heads_of[f.name]], solver))
+            continue
+        layers = [n for n in prod.get(f.name, []) if n in stats]
+        if not layers:
+            continue
+        s = sum(stats[n].correlation() for n in layers)
+        actions[f.name] = FactorAction(solve(s, solver).cpu())
+    return Alignment(GroupElement(spec, actions), method="activation", iterations=1)
+
+
+def _heads(spec, name, corr, mha, solver) -> dict[str, FactorAction]:
+    """Block cost over heads from the correlation of the packed q|k|v projections (3E × 3E)."""
+    e, h = mha.embed_dim, mha.num_heads
+    d = e // h
+    qk = corr[:e, :e] + corr[e:2 * e, e:2 * e]
+    v = corr[2 * e:, 2 * e:]
+    cost = torch.zeros(h, h, dtype=torch.float64)
+    inner = {}
+    for tag, s in (("qk", qk), ("v", v)):
+        for i in range(h):
+            for j in range(h):
+                block = s[i * d:(i + 1) * d, j * d:(j + 1) * d]
+                p = solve(block, solver).cpu()
+                inner[tag, i, j] = p
+                cost[i, j] += float(block[torch.arange(d), p].sum())
+    heads = solve(cost, solver).cpu()
+    out = {name: FactorAction(heads)}
+    for child in (f.name for f in spec.factors if f.parent == name):
+        tag = child.rsplit(".", 1)[-1]
+        out[child] = FactorAction(torch.stack([inner[tag, i, int(heads[i])] for i in range(h)]))
+    return out

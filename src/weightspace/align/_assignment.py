@@ -1,0 +1,88 @@
+"""Linear assignment: the permutation π maximising Σ_i S[i, π(i)].
+
+`solve` uses SciPy's `linear_sum_assignment` (a shortest-augmenting-path solver) for CPU tensors and
+the batched auction algorithm below for CUDA tensors; any callable `S -> π` can be passed instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from ..errors import ConfigError, NonFiniteError
+
+__all__ = ["Solver", "solve", "scipy_solver", "auction_solver"]
+
+Solver = Callable[[Tensor], Tensor]
+
+
+def _check(similarity: Tensor) -> None:
+    if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
+        raise ConfigError(f"assignment needs a square similarity matrix, got shape {tuple(similarity.shape)}")
+    if not bool(torch.isfinite(similarity).all()):
+        raise NonFiniteError("assignment: the similarity matrix holds NaN or infinite values (NaN weights?)")
+
+
+def scipy_solver(similarity: Tensor) -> Tensor:
+    """π with π[i] = column assigned to row i, maximising the total similarity (exact)."""
+    _check(similarity)
+    s = similarity.detach().to("cpu", torch.float64).numpy()
+    _, cols = linear_sum_assignment(s, maximize=True)
+    return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(similarity.device)
+
+
+def auction_solver(similarity: Tensor, *, eps_final: float | None = None, max_rounds: int = 100_000) -> Tensor:
+    """Bertsekas' auction algorithm with ε-scaling, vectorised in torch (runs on any device).
+
+    Every bidder (row) bids for its best object at price increment (best − second best + ε); the
+    result is within n·ε of the optimum, so ε_final below (gap between distinct totals)/n makes it exact.
+    """
+    _check(similarity)
+    s = similarity.detach().to(torch.float64)
+    n = s.shape[0]
+    if n <= 1:
+        return torch.zeros(n, dtype=torch.long, device=s.device)
+    span = float(s.max() - s.min()) or 1.0
+    eps_final = eps_final if eps_final is not None else span * 1e-9 / n
+    eps = span / 4
+    prices = torch.zeros(n, dtype=s.dtype, device=s.device)
+    rows = torch.arange(n, device=s.device)
+    while True:
+        owner = torch.full((n,), -1, dtype=torch.long, device=s.device)  # object -> row
+        assigned = torch.full((n,), -1, dtype=torch.long, device=s.device)  # row -> object
+        for _ in range(max_rounds):
+            free = rows[assigned < 0]
+            if len(free) == 0:
+                break
+            values = s[free] - prices
+            top2 = values.topk(2, dim=1)
+            best = top2.indices[:, 0]
+            bid = prices[best] + top2.values[:, 0] - top2.values[:, 1] + eps
+            # the highest bid per object wins
+            win_bid = torch.full((n,), -torch.inf, dtype=s.dtype, device=s.device).scatter_reduce(
+                0, best, bid, reduce="amax")
+            won = bid >= win_bid[best]
+            # break ties: one winner per object (the first bidder with the winning bid)
+            winner = torch.full((n,), n, dtype=torch.long, device=s.device).scatter_reduce(
+                0, best[won], free[won], reduce="amin")
+            objects = torch.nonzero(winner < n).squeeze(1)
+            new_rows = winner[objects]
+            old = owner[objects]
+            assigned[old[old >= 0]] = -1
+            owner[objects] = new_rows
+            assigned[new_rows] = objects
+            prices[objects] = win_bid[objects]
+        if eps <= eps_final:
+            return assigned
+        eps = max(eps / 7, eps_final)
+
+
+def solve(similarity: Tensor, solver: Solver | None = None) -> Tensor:
+    """argmax_π Σ_i S[i, π(i)] with `solver`, else scipy on CPU and the auction on CUDA."""
+    if solver is not None:
+        return solver(similarity)
+    return auction_solver(similarity) if similarity.is_cuda else scipy_solver(similarity)

@@ -1,0 +1,129 @@
+"""Weight matching (Ainsworth et al., Git Re-Basin): coordinate descent over permutation factors.
+
+maximise_π Σ_pairs Σ_tensors ⟨θ_A, π(θ_B)⟩. Each step fixes every factor but one and solves a linear
+assignment for it; factors are visited in random order until a full sweep improves nothing. With
+several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
+training trajectories or pruning sequences at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError
+from ..params import check_finite, check_same_structure
+from ..symmetry import FactorAction, GroupElement, Spec
+from ._alignment import Alignment
+from ._assignment import Solver, solve
+from ._similarity import factor_similarity, objective, without
+
+__all__ = ["weight_matching", "as_pairs"]
+
+
+def as_pairs(reference, other) -> list[tuple[Mapping[str, Tensor], Mapping[str, Tensor]]]:
+    """[(A_t, B_t)] from two state dicts or two equally long lists of them, checked."""
+    refs = list(reference) if isinstance(reference, list | tuple) else [reference]
+    oths = list(other) if isinstance(other, list | tuple) else [other]
+    if len(refs) != len(oths) or not refs:
+        raise ConfigError(f"alignment needs as many reference as other networks, got {len(refs)} and {len(oths)}")
+    for a, b in zip(refs, oths, strict=True):
+        check_same_structure(a, b)
+        check_finite(a, what="reference network")
+        check_finite(b, what="network to align")
+    return list(zip(refs, oths, strict=True))
+
+
+def _value(s: Tensor, perm: Tensor) -> float:
+    return float(s[torch.arange(len(perm), device=s.device), perm.to(s.device)].sum())
+
+
+def _step_plain(spec, name, pairs, element, solver) -> tuple[FactorAction, float, float]:
+    s = factor_similarity(spec, name, pairs, without(element, {name}))
+    perm = solve(s, solver).cpu()
+    return FactorAction(perm), _value(s, element.actions[name].perm), _value(s, perm)
+
+
+def _step_heads(spec, name, children, pairs, element, solver):
+    """Heads: cost[h, h'] = Σ_children (value of the best within-head assignment of h to h')."""
+    others = without(element, {name, *children})
+    h = spec.factor(name).size
+    sims = {c: factor_similarity(spec, name, pairs, others, child=c) for c in children}
+    cost = torch.zeros(h, h, dtype=torch.float64)
+    inner: dict = {}
+    for c, s in sims.items():
+        d = spec.factor(c).size
+        for i in range(h):
+            for j in range(h):
+                block = s[i * d:(i + 1) * d, j * d:(j + 1) * d]
+                p = solve(block, solver).cpu()
+                inner[c, i, j] = p
+                cost[i, j] += _value(block, p)
+    heads = solve(cost, solver).cpu()
+    new = {name: FactorAction(heads)}
+    old_value = new_value = 0.0
+    cur = element.actions[name].perm
+    for c, s in sims.items():
+        d = spec.factor(c).size
+        new[c] = FactorAction(torch.stack([inner[c, i, int(heads[i])] for i in range(h)]))
+        for i in range(h):
+            old_value += _value(s[i * d:(i + 1) * d, int(cur[i]) * d:(int(cur[i]) + 1) * d],
+                                element.actions[c].perm[i])
+        new_value += sum(_value(s[i * d:(i + 1) * d, int(heads[i]) * d:(int(heads[i]) + 1) * d], new[c].perm[i])
+                         for i in range(h))
+    return new, old_value, new_value
+
+
+def weight_matching(
+    reference,
+    other,
+    spec: Spec,
+    *,
+    generator: torch.Generator | None = None,
+    max_iter: int = 100,
+    solver: Solver | None = None,
+    init: GroupElement | None = None,
+    tol: float = 1e-12,
+    callback: Callable[[int, float], None] | None = None,
+) -> Alignment:
+    """The permutation of `other` (a state dict, or a list sharing one permutation) closest to `reference`.
+
+    Args:
+      spec: the symmetry spec of the architecture (`spec_of`); only permutation factors are matched.
+      generator: orders the factors in each sweep (default: seed 0).
+      init: warm start (default: the identity).
+    Returns:
+      `Alignment` whose `.apply(other)` is the aligned network, with the objective after each sweep.
+    """
+    pairs = as_pairs(reference, other)
+    for a, _ in pairs:
+        spec.check(a)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    element = init if init is not None else spec.identity()
+    children: dict[str, list[str]] = {}
+    for f in spec.factors:
+        if f.parent is not None:
+            children.setdefault(f.parent, []).append(f.name)
+    names = [f.name for f in spec.permutation_factors]
+    history = [objective(pairs, element)]
+    it = 0
+    for it in range(1, max_iter + 1):
+        improved = False
+        for i in torch.randperm(len(names), generator=gen).tolist():
+            name = names[i]
+            if name in children:
+                new, old_v, new_v = _step_heads(spec, name, children[name], pairs, element, solver)
+            else:
+                action, old_v, new_v = _step_plain(spec, name, pairs, element, solver)
+                new = {name: action}
+            if new_v > old_v + tol * max(1.0, abs(old_v)):
+                element = GroupElement(spec, {**element.actions, **new})
+                improved = True
+        history.append(objective(pairs, element))
+        if callback is not None:
+            callback(it, history[-1])
+        if not improved:
+            break
+    return Alignment(element=element, method="weight", objective=tuple(history), iterations=it)

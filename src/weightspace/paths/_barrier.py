@@ -1,0 +1,113 @@
+"""Barriers along a path θ(α), α ∈ [0, 1], for loss or error.
+
+Two definitions are in use and both are named:
+  "interpolation" (Sharma et al., default): max_α L(θ(α)) − ((1 − α) L(θ_0) + α L(θ_1));
+  "mean" (Git Re-Basin):                   max_α L(θ(α)) − (L(θ_0) + L(θ_1)) / 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..data import Dataset
+from ..errors import ConfigError
+from ..evaluate import evaluate
+from ..params import Params
+
+__all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_path"]
+
+DEFINITIONS = ("interpolation", "mean")
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """The barrier `value` of a curve, where it peaks (`alpha`) and the whole curve."""
+
+    value: float
+    alpha: float
+    metric: str
+    split: str
+    definition: str
+    alphas: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def __repr__(self) -> str:
+        return (f"Barrier({self.metric}/{self.split}, {self.definition}: {self.value:.4g} at α={self.alpha:.3g}, "
+                f"{len(self.alphas)} points)")
+
+    def to_dict(self) -> dict:
+        return {"barrier": self.value, "alpha": self.alpha, "metric": self.metric, "split": self.split,
+                "definition": self.definition, "alphas": list(self.alphas), "values": list(self.values)}
+
+
+def barrier(alphas: Sequence[float], values: Sequence[float], *, definition: str = "interpolation",
+            metric: str = "loss", split: str = "test") -> Barrier:
+    """The barrier of the curve (α_k, L_k) under `definition` (the endpoints are α = 0 and α = 1)."""
+    if definition not in DEFINITIONS:
+        raise ConfigError(f"barrier: unknown definition {definition!r}; choose one of {', '.join(DEFINITIONS)}")
+    if len(alphas) != len(values) or len(alphas) < 2:
+        raise ConfigError("barrier: need at least two points with one value each")
+    a0, a1 = alphas[0], alphas[-1]
+    l0, l1 = values[0], values[-1]
+    gaps = []
+    for a, v in zip(alphas, values, strict=True):
+        t = (a - a0) / (a1 - a0)
+        base = (1 - t) * l0 + t * l1 if definition == "interpolation" else (l0 + l1) / 2
+        gaps.append(v - base)
+    k = max(range(len(gaps)), key=gaps.__getitem__)
+    return Barrier(float(gaps[k]), float(alphas[k]), metric, split, definition, tuple(map(float, alphas)),
+                   tuple(map(float, values)))
+
+
+@dataclass(frozen=True)
+class PathCurve:
+    """Loss and error (None for regression) at each α of a path, on one split."""
+
+    split: str
+    alphas: tuple[float, ...]
+    loss: tuple[float, ...]
+    error: tuple[float, ...] | None
+
+    def barrier(self, metric: str = "loss", definition: str = "interpolation") -> Barrier:
+        if metric not in ("loss", "error"):
+            raise ConfigError(f"barrier: unknown metric {metric!r}; choose loss or error")
+        if metric == "error" and self.error is None:
+            raise ConfigError("barrier: the error is not defined for a regression task; use metric='loss'")
+        values = self.loss if metric == "loss" else self.error
+        return barrier(self.alphas, values, definition=definition, metric=metric, split=self.split)
+
+
+def evaluate_path(
+    model: nn.Module,
+    path: Callable[[float], Mapping[str, Tensor]],
+    data: Dataset,
+    *,
+    points: int = 25,
+    split: str = "test",
+    alphas: Sequence[float] | None = None,
+    prepare: Callable[[Params], Params] | None = None,
+    callback: Callable[[int, int], None] | None = None,
+) -> PathCurve:
+    """Evaluate loss and error at `points` evenly spaced α ∈ [0, 1] (one forward pass over the split each).
+
+    `prepare` maps the path's parameters before evaluation (BatchNorm reset, REPAIR).
+    """
+    if alphas is None:
+        if not isinstance(points, int) or points < 2:
+            raise ConfigError(f"evaluate_path: points must be an integer >= 2, got {points!r}")
+        alphas = torch.linspace(0, 1, points, dtype=torch.float64).tolist()
+    loss, error = [], []
+    for i, a in enumerate(alphas):
+        params = dict(path(a))
+        if prepare is not None:
+            params = prepare(params)
+        r = evaluate(model, data, split, params=params)
+        loss.append(r["loss"])
+        error.append(r["error"])
+        if callback is not None:
+            callback(i + 1, len(alphas))
+    return PathCurve(split, tuple(alphas), tuple(loss), None if data.task == "regression" else tuple(error))

@@ -1,0 +1,279 @@
+"""Conformance suite: every zoo model (and models defined only here) keeps its function under random
+elements of every admitted symmetry kind; group laws hold; every tensor is covered."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from weightspace import models
+from weightspace.errors import SymmetryError
+from weightspace.params import forward
+from weightspace.symmetry import spec_of
+
+TOL = 1e-10
+
+ZOO = {
+    **{f"mlp-{a}": {"name": "mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6], "activation": a}
+       for a in ("relu", "tanh", "softplus", "gelu", "linear", "sigmoid", "leaky_relu")},
+    "mlp-relu_pow2": {"name": "mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6],
+                      "activation": "relu_pow", "power": 2},
+    "mlp-nobias": {"name": "mlp", "input_shape": [5], "num_outputs": 2, "widths": [4], "bias": False},
+    "linear": {"name": "linear", "input_shape": [4], "num_outputs": 3, "widths": [5, 6]},
+    "linear-skip": {"name": "linear", "input_shape": [3], "num_outputs": 3, "widths": [3, 3], "skip": True},
+    "vgg-bn": {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 4, "channels": [4, "M", 6],
+               "norm": "batchnorm", "hidden": [5]},
+    "vgg-ln": {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 4, "channels": [4, "M", 6],
+               "norm": "layernorm"},
+    "resnet20-bn-1": {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 3, "width": 1,
+                      "norm": "batchnorm"},
+    "resnet20-ln-1": {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 3, "width": 1,
+                      "norm": "layernorm"},
+    "resnet20-bn-4": {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 3, "width": 4,
+                      "norm": "batchnorm"},
+    "resnet20-ln-4": {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 3, "width": 4,
+                      "norm": "layernorm"},
+    "transformer": {"name": "transformer", "input_shape": [12], "num_outputs": 3, "seq_len": 4, "token_dim": 3,
+                    "d_model": 8, "heads": 2, "depth": 2, "mlp_dim": 10},
+}
+SLOW = {"resnet20-bn-4", "resnet20-ln-4", "resnet20-bn-1", "resnet20-ln-1", "vgg-bn", "vgg-ln", "transformer"}
+
+
+def _randomise_buffers(model: nn.Module, gen: torch.Generator) -> None:
+    """Give BatchNorm running statistics and affine parameters values that matter."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen, dtype=m.running_mean.dtype))
+                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen, dtype=m.running_var.dtype) + 0.5)
+            if isinstance(m, nn.modules.batchnorm._BatchNorm | nn.LayerNorm | nn.GroupNorm) and m.weight is not None:
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen, dtype=m.weight.dtype))
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen, dtype=m.bias.dtype))
+
+
+# -- models defined only here --------------------------------------------------------------------------
+class LNResidualMLP(nn.Module):
+    def __init__(self, d=6, hidden=8):
+        super().__init__()
+        self.inp = nn.Linear(4, d)
+        self.blocks = nn.ModuleList([nn.ModuleDict({"ln": nn.LayerNorm(d), "fc1": nn.Linear(d, hidden),
+                                                    "fc2": nn.Linear(hidden, d)}) for _ in range(2)])
+        self.norm = nn.LayerNorm(d)
+        self.out = nn.Linear(d, 3)
+
+    def forward(self, x):
+        h = self.inp(x)
+        for b in self.blocks:
+            h = h + b["fc2"](torch.relu(b["fc1"](b["ln"](h))))
+        return self.out(self.norm(h))
+
+
+class FunctionalCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(2, 5, 3, padding=1)
+        self.c2 = nn.Conv2d(5, 6, 3, padding=1)
+        self.fc = nn.Linear(6 * 2 * 2, 4)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.c1(x)), 2)
+        x = F.avg_pool2d(torch.tanh(self.c2(x)), 2)
+        return self.fc(x.view(x.size(0), -1))
+
+
+class AttentionMLP(nn.Module):
+    def __init__(self, d=8, heads=2):
+        super().__init__()
+        self.embed = nn.Linear(3, d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.fc1 = nn.Linear(d, 7)
+        self.fc2 = nn.Linear(7, 2)
+
+    def forward(self, x):
+        h = self.embed(x)
+        h = self.attn(h, h, h, need_weights=False)[0]
+        return self.fc2(F.gelu(self.fc1(h.mean(dim=1))))
+
+
+class Unsupported(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 6)
+        self.b = nn.Linear(6, 5)
+        self.c = nn.Linear(5, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.a(x))
+        h = torch.cumsum(self.b(h), dim=1)
+        return self.c(h)
+
+
+CUSTOM = {
+    "ln-residual-mlp": (LNResidualMLP, (3, 4)),
+    "functional-cnn": (FunctionalCNN, (3, 2, 8, 8)),
+    "attention-mlp": (AttentionMLP, (3, 5, 3)),
+    "unsupported": (Unsupported, (3, 4)),
+}
+
+
+def _make(name):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    if name in ZOO:
+        model = models.build(ZOO[name]).double()
+        x = models.example_input(model.config, batch=3, generator=gen, dtype=torch.float64)
+    else:
+        cls, shape = CUSTOM[name]
+        model = cls().double()
+        x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    _randomise_buffers(model, gen)
+    return model, x
+
+
+_CACHE: dict = {}
+
+
+def _case(name):
+    if name not in _CACHE:
+        model, x = _make(name)
+        _CACHE[name] = (model, x, spec_of(model, x))
+    return _CACHE[name]
+
+
+def _max_rel(a, b):
+    return float((a - b).abs().max() / b.abs().max().clamp_min(1e-300))
+
+
+ALL = list(ZOO) + list(CUSTOM)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_function_is_invariant_under_random_elements(name):
+    model, x, spec = _case(name)
+    examples = 3 if name in SLOW else 10
+
+    @settings(max_examples=examples)
+    @given(seed=st.integers(0, 2**31 - 1))
+    def check(seed):
+        g = spec.sample(generator=torch.Generator().manual_seed(seed))
+        moved = g.apply(model.state_dict())
+        for train_mode in (False, True):
+            model.train(train_mode)
+            assert _max_rel(forward(model, moved, x), model(x)) <= TOL
+        model.eval()
+
+    with torch.no_grad():
+        check()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_group_laws(name):
+    model, _, spec = _case(name)
+    gen = torch.Generator().manual_seed(1)
+    sd = model.state_dict()
+    g, h, k = (spec.sample(generator=gen) for _ in range(3))
+    e = spec.identity()
+    assert all(torch.equal(e.apply(sd)[key], sd[key]) for key in sd)
+    assert g.compose(g.inverse()).is_identity(atol=1e-12)
+    assert g.inverse().compose(g).is_identity(atol=1e-12)
+    gh = g.compose(h).apply(sd)
+    g_h = g.apply(h.apply(sd))
+    assert all(torch.allclose(gh[key], g_h[key], rtol=1e-12, atol=1e-12) for key in sd)
+    left = g.compose(h).compose(k).apply(sd)
+    right = g.compose(h.compose(k)).apply(sd)
+    assert all(torch.allclose(left[key], right[key], rtol=1e-12, atol=1e-12) for key in sd)
+    back = g.inverse().apply(g.apply(sd))
+    assert all(torch.allclose(back[key], sd[key], rtol=1e-12, atol=1e-12) for key in sd)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if n not in ("unsupported", "linear-skip")])
+def test_every_tensor_covered_and_hidden_units_move(name):
+    model, _, spec = _case(name)
+    sd = model.state_dict()
+    assert set(spec.table) == set(sd)
+    assert spec.fixed == ()
+    moved = spec.sample(generator=torch.Generator().manual_seed(2), kinds=("permutation",)).apply(sd)
+    changed = [k for k in sd if sd[k].is_floating_point() and not torch.equal(moved[k], sd[k])]
+    # every weight of a hidden layer is acted on; only the input/output axes stay put
+    assert len(changed) >= len([k for k in sd if k.endswith("weight")]) - 1
+
+
+def _kinds(name):
+    return {f.name: set(f.kinds) for f in _case(name)[2].factors}
+
+
+def test_admitted_kinds_follow_the_activation():
+    assert all(k == {"permutation", "scale"} for k in _kinds("mlp-relu").values())
+    assert all(k == {"permutation", "sign"} for k in _kinds("mlp-tanh").values())
+    assert all(k == {"permutation"} for k in _kinds("mlp-gelu").values())
+    assert all(k == {"permutation", "scale", "sign", "gl"} for k in _kinds("linear").values())
+    assert all("scale" in k for k in _kinds("mlp-relu_pow2").values())
+    ln = _kinds("ln-residual-mlp")
+    assert ln["inp"] == {"permutation"} and ln["blocks.0.fc1"] == {"permutation", "scale"}
+    assert all("scale" in k for k in _kinds("resnet20-bn-1").values())
+    assert all(k == {"permutation"} for k in _kinds("resnet20-ln-1").values())
+
+
+def test_relu_pow_rescaling_uses_the_degree():
+    # σ(z) = max(z, 0)^2: scaling a unit's input by s scales its output by s^2, undone by s^-2 downstream
+    _, _, spec = _case("mlp-relu_pow2")
+    powers = {(k, a): [p.power for s in e for p in s.pieces] for k, v in spec.table.items() for a, e in
+              enumerate(v) if e}
+    assert powers[("layers.0.weight", 0)] == [1]
+    assert powers[("layers.1.weight", 1)] == [-2]
+
+
+def test_attention_heads_are_blocks_with_shared_qk_dims():
+    _, _, spec = _case("attention-mlp")
+    by = {f.name: f for f in spec.factors}
+    assert by["attn.heads"].size == 2 and by["attn.qk"].parent == "attn.heads" and by["attn.v"].size == 4
+    g = spec.sample(generator=torch.Generator().manual_seed(3))
+    sd = _case("attention-mlp")[0].state_dict()
+    moved = g.apply(sd)
+    e = 8
+    # Q and K rows are permuted by the same map; V rows move with the output projection's columns
+    q, k = sd["attn.in_proj_weight"][:e], sd["attn.in_proj_weight"][e:2 * e]
+    q2, k2 = moved["attn.in_proj_weight"][:e], moved["attn.in_proj_weight"][e:2 * e]
+    assert not torch.equal(q2, q)
+    assert torch.allclose(q2.T @ k2, q.T @ k, atol=1e-12)
+
+
+def test_unsupported_layer_is_reported_fixed_and_function_kept():
+    model, x, spec = _case("unsupported")
+    assert [f.name for f in spec.fixed] == ["b"]
+    assert "cumsum" in spec.fixed[0].reason
+    assert [f.name for f in spec.factors] == ["a"]
+    with pytest.raises(SymmetryError, match="cumsum"):
+        spec_of(model, x, strict=True)
+
+
+def test_skip_connection_ties_hidden_units_to_the_input():
+    _, _, spec = _case("linear-skip")
+    # W3(W2 W1 x + x): the units of layers 1 and 2 are tied to the input coordinates and stay fixed
+    assert spec.factors == ()
+
+
+def test_hand_written_oracle_for_an_mlp():
+    _, _, spec = _case("mlp-relu")
+    table = {k: tuple(None if e is None else tuple((p.factor, p.power) for s in e for p in s.pieces) for e in v)
+             for k, v in spec.table.items()}
+    assert table == {
+        "layers.0.weight": ((("layers.0", 1),), None),
+        "layers.0.bias": ((("layers.0", 1),),),
+        "layers.1.weight": ((("layers.1", 1),), (("layers.0", -1),)),
+        "layers.1.bias": ((("layers.1", 1),),),
+        "layers.2.weight": (None, (("layers.1", -1),)),
+        "layers.2.bias": (None,),
+    }
+
+
+def test_bad_element_input():
+    _, _, spec = _case("mlp-relu")
+    with pytest.raises(SymmetryError):
+        spec.sample(generator=0)
+    with pytest.raises(SymmetryError):
+        spec.sample(generator=torch.Generator(), kinds=("rotation",))
+    with pytest.raises(SymmetryError):
+        spec.identity().apply({"layers.0.weight": torch.zeros(7, 5)})
