@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from weightspace import models
+from weightspace.align._similarity import without
 from weightspace.errors import SymmetryError
 from weightspace.params import forward
 from weightspace.symmetry import spec_of
@@ -230,6 +231,7 @@ def test_attention_heads_are_blocks_with_shared_qk_dims():
     by = {f.name: f for f in spec.factors}
     assert by["attn.heads"].size == 2 and by["attn.qk"].parent == "attn.heads" and by["attn.v"].size == 4
     g = spec.sample(generator=torch.Generator().manual_seed(3))
+    g = without(g, {"embed", "fc1"})  # act on the heads alone
     sd = _case("attention-mlp")[0].state_dict()
     moved = g.apply(sd)
     e = 8
@@ -251,8 +253,9 @@ def test_unsupported_layer_is_reported_fixed_and_function_kept():
 
 def test_skip_connection_ties_hidden_units_to_the_input():
     _, _, spec = _case("linear-skip")
-    # W3(W2 W1 x + x): the units of layers 1 and 2 are tied to the input coordinates and stay fixed
-    assert spec.factors == ()
+    # W3(W2 W1 x + x): W1's units are free under GL (W1 -> A W1, W2 -> W2 A^-1); W2's are added to x
+    assert [(f.name, "gl" in f.kinds) for f in spec.factors] == [("layers.0", True)]
+    assert [f.name for f in spec.fixed] == ["layers.1"]
 
 
 def test_hand_written_oracle_for_an_mlp():

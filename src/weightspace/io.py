@@ -135,7 +135,8 @@ def load(path: str | os.PathLike) -> nn.Module:
     try:
         return ckpt.module()
     except RuntimeError as err:
-        raise CheckpointError(f"{ckpt.path}: tensors do not fit the config's model: {str(err).splitlines()[0]}") from None
+        first = str(err).splitlines()[0]
+        raise CheckpointError(f"{ckpt.path}: tensors do not fit the config's model: {first}") from None
 
 
 def params_of(path: str | os.PathLike) -> tuple[Params, dict, dict]:

@@ -41,7 +41,8 @@ class TrainResult:
 
     def __repr__(self) -> str:
         m = self.metrics
-        return f"TrainResult(test_loss={m['test']['loss']:.4g}, test_accuracy={m['test']['accuracy']}, run_dir={self.run_dir})"
+        test = m["test"]
+        return f"TrainResult(test_loss={test['loss']:.4g}, test_accuracy={test['accuracy']}, run_dir={self.run_dir})"
 
 
 def _seeds(seed: int) -> tuple[int, int]:

@@ -1,7 +1,13 @@
-"""Alignment of networks modulo permutation: assignment, weight/activation/learned matching."""
+"""Alignment of networks modulo permutation: assignment, weight/activation/learned matching, merging."""
 
+from ._activation_matching import activation_matching
 from ._alignment import Alignment
 from ._assignment import auction_solver, scipy_solver, solve
+from ._learned_matching import learned_matching
+from ._merge import align_many, merge
 from ._weight_matching import weight_matching
 
-__all__ = ["Alignment", "auction_solver", "scipy_solver", "solve", "weight_matching"]
+__all__ = [
+    "Alignment", "activation_matching", "align_many", "auction_solver", "learned_matching", "merge", "scipy_solver",
+    "solve", "weight_matching",
+]

@@ -1,0 +1,108 @@
+"""Fixing the variance collapse of interpolated networks.
+
+`reset_batchnorm`: recompute every BatchNorm's running statistics at the interpolated parameters
+(cumulative average over the given inputs, train-mode forward passes).
+`repair` (Jordan et al., REPAIR): at every layer producing hidden units, rescale and shift each
+unit's activation so its mean and standard deviation equal the interpolation of the endpoints'
+statistics, (1 − α) μ_A + α μ_B and (1 − α) σ_A + α σ_B; the correction is folded into the layer's
+weight and bias, layer by layer in forward order. BatchNorm statistics are reset first.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DataError
+from ..params import Params, forward
+from ..symmetry import Spec
+
+__all__ = ["reset_batchnorm", "repair"]
+
+_CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
+
+
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def reset_batchnorm(model: nn.Module, params: Mapping[str, Tensor], inputs: Tensor, *,
+                    batch_size: int = 500) -> Params:
+    """`params` with BatchNorm running statistics recomputed on `inputs` (unchanged if there is none)."""
+    if not _has_batchnorm(model):
+        return dict(params)
+    if len(inputs) == 0:
+        raise DataError("BatchNorm reset needs data: the input batch is empty")
+    net = copy.deepcopy(model)
+    net.load_state_dict(dict(params))
+    for m in net.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    net.train()
+    ref = next(iter(params.values()))
+    for i in range(0, len(inputs), batch_size):
+        net(inputs[i:i + batch_size].to(ref.device, ref.dtype))
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def _units(module, out: Tensor) -> Tensor:
+    if isinstance(module, _CHANNEL_FIRST):
+        out = out.movedim(1, -1)
+    return out.reshape(-1, out.shape[-1]).to(torch.float64)
+
+
+def _stats(model, params, names, inputs) -> dict[str, tuple[Tensor, Tensor]]:
+    mods = dict(model.named_modules())
+    acc: dict[str, list] = {}
+    handles = [mods[n].register_forward_hook(lambda m, i, o, n=n: acc.setdefault(n, []).append(_units(m, o)))
+               for n in names]
+    try:
+        ref = next(iter(params.values()))
+        forward(model, params, inputs.to(ref.device, ref.dtype))
+    finally:
+        for h in handles:
+            h.remove()
+    out = {}
+    for n, chunks in acc.items():
+        z = torch.cat(chunks)
+        out[n] = (z.mean(0), z.std(0, unbiased=False))
+    return out
+
+
+@torch.no_grad()
+def repair(
+    model: nn.Module,
+    params: Mapping[str, Tensor],
+    endpoints: tuple[Mapping[str, Tensor], Mapping[str, Tensor]],
+    alpha: float,
+    inputs: Tensor,
+    spec: Spec,
+) -> Params:
+    """REPAIR the interpolated `params` at α so each hidden unit matches the interpolated endpoint statistics."""
+    from ..align._activation_matching import producers
+
+    if len(inputs) == 0:
+        raise DataError("REPAIR needs data: the input batch is empty")
+    net = copy.deepcopy(model).eval()
+    mods = dict(net.named_modules())
+    names = [n for ns in producers(spec, net).values() for n in ns
+             if getattr(mods[n], "bias", None) is not None and not isinstance(mods[n], nn.MultiheadAttention)]
+    order = [n for n, _ in net.named_modules() if n in set(names)]
+    a, b = endpoints
+    sa, sb = _stats(net, dict(a), order, inputs), _stats(net, dict(b), order, inputs)
+    current = reset_batchnorm(net, params, inputs)
+    for n in order:  # forward order: a layer's correction changes the statistics downstream
+        mu, sd = _stats(net, current, [n], inputs)[n]
+        target_mu = (1 - alpha) * sa[n][0] + alpha * sb[n][0]
+        target_sd = (1 - alpha) * sa[n][1] + alpha * sb[n][1]
+        gain = target_sd / sd.clamp_min(1e-12)
+        w, bias = current[f"{n}.weight"], current[f"{n}.bias"]
+        shape = [-1] + [1] * (w.ndim - 1)
+        current[f"{n}.weight"] = (w.to(torch.float64) * gain.reshape(shape)).to(w.dtype)
+        current[f"{n}.bias"] = ((bias.to(torch.float64) - mu) * gain + target_mu).to(bias.dtype)
+    return current
