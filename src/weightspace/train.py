@@ -156,9 +156,9 @@ def train(
             loss.backward()
             opt.step()
             step += 1
-            running += float(loss)
+            running += float(loss.detach())
             if callback is not None:
-                callback({"step": step, "total_steps": total, "epoch": epoch, "loss": float(loss)})
+                callback({"step": step, "total_steps": total, "epoch": epoch, "loss": running / (i + 1)})
             if save_every and step % save_every == 0:
                 checkpoint(step, epoch + 1)
         history.append({"epoch": epoch + 1, "step": step, "train_loss": running / steps_per_epoch})

@@ -29,29 +29,16 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping known errors to one line on stderr and exit code 2."""
     _register()
+    debug = os.environ.get("WEIGHTSPACE_DEBUG") == "1"
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except WeightspaceError as err:
-        if os.environ.get("WEIGHTSPACE_DEBUG") == "1":
+        if debug:
             raise
         sys.stderr.write(f"error: {err}\n")
         raise SystemExit(2) from None
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        if os.environ.get("WEIGHTSPACE_DEBUG") == "1":
+    except OSError as err:
+        if debug:
             raise
-        sys.stderr.write(f"error: {err.strerror}: {err.filename}\n")
+        sys.stderr.write(f"error: {err.strerror or err}: {err.filename}\n")
         raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
-    except SystemExit:
-        raise
-    except Exception as err:  # click usage errors and the like
-        import click
-
-        if isinstance(err, click.exceptions.ClickException):
-            err.show()
-            raise SystemExit(err.exit_code) from None
-        if isinstance(err, click.exceptions.Abort):
-            raise SystemExit(1) from None
-        raise

@@ -1,0 +1,176 @@
+"""weightspace count T | G | ratio | crossover | permutation-points | table: exact symmetry-induced counts.
+
+Thin shells over `weightspace.counting`. JSON: a count is {"value": int} (a decimal string beyond
+4,300 digits), a rational {"value": "p/q", "value_float": float}, the table {"rows": [...]}.
+Run standalone as `python -m weightspace.cli.count ...`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from .. import counting
+from ..errors import ConfigError, WeightspaceError
+from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
+
+app = typer.Typer(
+    help="Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+_RANGE = re.compile(r"^\s*(\d+)\s*(?::\s*(\d+)\s*(?::\s*(\d+)\s*)?)?$")
+
+
+def parse_range(text: str, option: str) -> list[int]:
+    """'a' -> [a]; 'a:b' -> a..b with both ends included; 'a:b:s' -> every s-th from a up to b."""
+    match = _RANGE.match(text)
+    if match is None:
+        raise ConfigError(f"{option}: expected an integer or a range a:b (both ends included), got {text!r}")
+    a = int(match[1])
+    b = int(match[2]) if match[2] is not None else a
+    step = int(match[3]) if match[3] is not None else 1
+    if b < a or step < 1:
+        raise ConfigError(f"{option}: range {text!r} is empty; write a:b with a <= b (and a step >= 1)")
+    return list(range(a, b + 1, step))
+
+
+def parse_widths(text: str) -> list[int]:
+    """'10,10' -> [10, 10]."""
+    parts = [p.strip() for p in text.split(",")]
+    if not parts or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"--widths: expected comma-separated hidden-layer widths like 10,10, got {text!r}")
+    return [int(p) for p in parts]
+
+
+def _approx(n: int) -> str:
+    """Short human form of a big count: exact up to 24 digits, else 'd.ddde+X (N digits)'."""
+    digits = counting.decimal_string(n)
+    if len(digits) <= 24:
+        return digits
+    return f"{digits[0]}.{digits[1:5]}e+{len(digits) - 1} ({len(digits)} digits)"
+
+
+def _count_result(value: int) -> dict:
+    return {"value": counting.json_count(value)}
+
+
+def _print_count(label: str, value: int) -> None:
+    digits = counting.decimal_string(value)
+    stdout.print(f"[bold]{label}[/bold] = {digits}", soft_wrap=True)
+    if len(digits) > 24:
+        stdout.print(f"≈ {_approx(value)}")
+
+
+@app.command("T")
+def T_cmd(
+    r_star: Annotated[int, typer.Option("--r-star", help="Teacher width r* (>= 0).")],
+    m: Annotated[int, typer.Option("--m", help="Student width m (>= r*).")],
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Affine subspaces of the global-minima manifold, T(r*, m)."""
+    value = counting.T(r_star, m)
+    emit(_count_result(value), fmt, lambda _: _print_count(f"T(r*={r_star}, m={m})", value))
+
+
+@app.command("G")
+def G_cmd(
+    r: Annotated[int, typer.Option("--r", help="Width r of the irreducible critical point (>= 0).")],
+    m: Annotated[int, typer.Option("--m", help="Network width m (>= r).")],
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Affine subspaces of symmetry-induced critical points from one width-r point, G(r, m) = r! S(m, r)."""
+    value = counting.G(r, m)
+    emit(_count_result(value), fmt, lambda _: _print_count(f"G(r={r}, m={m})", value))
+
+
+@app.command("ratio")
+def ratio_cmd(
+    r_star: Annotated[int, typer.Option("--r-star", help="Teacher width r* (>= 1).")],
+    m: Annotated[int, typer.Option("--m", help="Student width m (>= r*).")],
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Critical vs global-minimum subspaces, G(r* − 1, m) / T(r*, m), exactly."""
+    q = counting.ratio(r_star, m)
+    result = counting.json_rational(q)
+    emit(result, fmt, lambda res: stdout.print(
+        f"[bold]G({r_star - 1}, {m}) / T({r_star}, {m})[/bold] = {res['value']} ≈ {res['value_float']:.6g}",
+        soft_wrap=True))
+
+
+@app.command("crossover")
+def crossover_cmd(
+    r_star: Annotated[str, typer.Option("--r-star", help="Teacher width(s) r* >= 1: an int or a range a:b.")],
+    h_max: Annotated[int, typer.Option(help="Give up beyond this h.")] = counting.CROSSOVER_H_MAX,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Smallest h >= 1 with T(r*, r* + h) >= G(r* − 1, r* + h), per r*."""
+    rows = [{"r_star": r, "h": (h := counting.crossover(r, h_max=h_max)), "m": r + h}
+            for r in parse_range(r_star, "--r-star")]
+
+    def human(res: dict) -> None:
+        table = Table("r*", "crossover h", "m = r* + h")
+        for row in res["rows"]:
+            table.add_row(str(row["r_star"]), str(row["h"]), str(row["m"]))
+        stdout.print(table)
+
+    emit({"rows": rows}, fmt, human)
+
+
+@app.command("permutation-points")
+def permutation_points_cmd(
+    widths: Annotated[str, typer.Option("--widths", help="Hidden-layer widths n_1..n_{d-1}, comma-separated.")],
+    order: Annotated[int, typer.Option("--order", help="Order K: number of coincident pairs (>= 1).")],
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Brea's factor Σ_k C(n_k − K, K)/2!^K: K-th order permutation points per equivalent global minimum."""
+    ns = parse_widths(widths)
+    q = counting.permutation_point_factor(ns, order)
+    result = counting.json_rational(q)
+
+    def human(res: dict) -> None:
+        stdout.print(f"[bold]permutation-point factor[/bold] (widths {ns}, K={order}) = {res['value']} "
+                     f"≈ {res['value_float']:.6g}", soft_wrap=True)
+        stdout.print(f"points {_approx(counting.permutation_point_count(ns, order))} / "
+                     f"minima {_approx(counting.permutation_group_order(ns))}")
+
+    emit(result, fmt, human)
+
+
+@app.command("table")
+def table_cmd(
+    r_star: Annotated[str, typer.Option("--r-star", help="Teacher widths r* >= 1: an int or a range a:b.")],
+    m: Annotated[str, typer.Option("--m", help="Student widths m: an int or a range a:b (rows with m < r* skipped).")],
+    plot: Annotated[Path | None, typer.Option(help="Also write the ratio-vs-h plot (PNG) here.")] = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """T(r*, m), G(r* − 1, m) and their ratio over a grid (the mild-vs-vast table)."""
+    rows = counting.count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
+    if plot is not None:
+        counting.plot_ratio(rows, plot)
+        info(f"wrote {plot}")
+
+    def human(_: dict) -> None:
+        table = Table("r*", "m", "h", "T(r*, m)", "G(r*−1, m)", "ratio")
+        for row in rows:
+            table.add_row(str(row.r_star), str(row.m), str(row.h), _approx(row.T), _approx(row.G_prev),
+                          f"{float(row.ratio):.4g}")
+        stdout.print(table)
+
+    emit({"rows": [row.to_json() for row in rows]}, fmt, human)
+
+
+if __name__ == "__main__":
+    try:
+        app()
+    except WeightspaceError as err:
+        sys.stderr.write(f"error: {err}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,81 @@
+"""Offline datasets: bundled digits, generated MNIST-1D and teacher-student data, local MNIST/CIFAR-10 readers.
+
+Nothing is ever downloaded. `load(name, ...)` returns a `Dataset` (train and test tensors, task, provenance).
+
+Example:
+    >>> from weightspace import data
+    >>> ds = data.load("digits")
+    >>> ds.input_shape, ds.num_outputs, len(ds.x_train), len(ds.x_test)
+    ((64,), 10, 1437, 360)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+
+import torch
+
+from ..errors import DataError
+from ._cifar import load_cifar10
+from ._dataset import Dataset, check_dtype, check_int
+from ._digits import load_digits
+from ._mnist import load_mnist
+from ._mnist1d import load_mnist1d
+from ._teacher import load_teacher
+
+__all__ = ["Dataset", "load", "DATASETS"]
+
+_SOURCES: dict[str, Callable[..., Dataset]] = {
+    "digits": load_digits,
+    "mnist1d": load_mnist1d,
+    "teacher": load_teacher,
+    "mnist": load_mnist,
+    "cifar10": load_cifar10,
+}
+_COMMON = ("root", "seed", "dtype")
+
+DATASETS: tuple[str, ...] = tuple(_SOURCES)
+"""The names `load` knows, in the order the docs list them."""
+
+
+def _options_of(name: str) -> tuple[str, ...]:
+    """The dataset-specific keyword options of a source, read from its loader's signature."""
+    params = inspect.signature(_SOURCES[name]).parameters
+    return tuple(p for p in params if p not in _COMMON)
+
+
+def load(
+    name: str,
+    *,
+    root: str | os.PathLike | None = None,
+    seed: int | None = None,
+    dtype: torch.dtype = torch.float32,
+    **options,
+) -> Dataset:
+    """Load the dataset `name` (one of `DATASETS`) with its inputs (and regression targets) in `dtype`.
+
+    Args:
+      name: "digits", "mnist1d", "teacher", "mnist" or "cifar10".
+      root: folder of local copies (mnist, cifar10); defaults to `$WEIGHTSPACE_DATA`. Ignored by the others.
+      seed: the generator seed (mnist1d, teacher); None means the dataset's reference seed (42 for mnist1d,
+        0 for teacher). Ignored by digits (fixed split), mnist and cifar10 (official splits).
+      dtype: floating dtype of the inputs.
+      **options: per dataset: digits `image`; mnist1d `num_samples`; teacher `d`, `r_star`, `p`, `n_train`,
+        `n_test`, `activation`; mnist `image`; cifar10 `flatten`.
+
+    Returns:
+      A `Dataset`; `meta["options"]` holds the options that reproduce it via `load(name, **meta["options"])`.
+    """
+    if not isinstance(name, str) or name not in _SOURCES:
+        raise DataError(f"data.load: unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+    known = _options_of(name)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        hint = f"known options: {', '.join(known)}" if known else "it takes no options"
+        raise DataError(f"data.load({name!r}): unknown option {', '.join(unknown)}; {hint}")
+    check_dtype(f"data.load({name!r})", dtype)
+    if seed is not None:
+        seed = check_int(f"data.load({name!r})", "seed", seed, maximum=2**63 - 1)
+    return _SOURCES[name](root=root, seed=seed, dtype=dtype, **options)

@@ -1,0 +1,183 @@
+"""Losses as functions of a parameter dict, flattening, gradients and Hessian-vector products.
+
+Everything in `weightspace.hessian` works on a scalar loss L(θ) given as `loss_fn(params) -> Tensor`
+and a point `params`, differentiated with respect to the tensors named by `keys` (default: every
+floating tensor in `params`; exclude buffers such as BatchNorm running statistics by passing `keys`,
+as `loss_of` does). The other entries of `params` are held fixed.
+
+HVPs are reverse-over-reverse, H v = ∇_θ ⟨∇_θ L(θ), v⟩, which was faster than forward-over-reverse
+(`jvp` of `grad`) on CPU for single products and for `vmap`-ed batches (bench/hessian.md). Repeated
+products at one point (Lanczos, power iteration, Hutchinson, the dense Hessian) linearise the
+gradient once with `torch.func.vjp` and reuse it: H v = vjp(∇L, θ)(v), valid because H is symmetric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import grad, vjp, vmap
+
+from ..errors import ConfigError
+from ..params import Params, check_finite, forward, tree_dot
+
+__all__ = ["LossFn", "loss_of", "select_keys", "flatten", "unflatten", "gradient", "hvp"]
+
+LossFn = Callable[[Params], Tensor]
+
+KINDS = ("mse", "cross_entropy")
+
+
+def select_keys(params: Mapping[str, Tensor], keys: Sequence[str] | None = None, *,
+                where: str = "hessian") -> tuple[str, ...]:
+    """The keys to differentiate: `keys` checked against `params`, or every floating tensor's key."""
+    if keys is None:
+        chosen = tuple(k for k, v in params.items() if v.is_floating_point())
+    else:
+        if isinstance(keys, str):
+            raise ConfigError(f"{where}: keys must be a sequence of names, got the string {keys!r}; "
+                              f"wrap it in a list: keys=[{keys!r}]")
+        chosen = tuple(keys)
+        missing = [k for k in chosen if k not in params]
+        if missing:
+            raise ConfigError(f"{where}: keys {missing[:3]} are not in params (known: {list(params)[:5]}...)")
+        bad = [k for k in chosen if not params[k].is_floating_point()]
+        if bad:
+            raise ConfigError(f"{where}: keys {bad[:3]} name non-floating tensors; differentiate floating ones only")
+        if len(set(chosen)) != len(chosen):
+            dups = sorted(k for k in set(chosen) if chosen.count(k) > 1)
+            raise ConfigError(f"{where}: keys contain duplicates: {dups[:3]}; name each tensor once")
+    if not chosen:
+        raise ConfigError(f"{where}: no floating tensors to differentiate; pass params with floating tensors or keys")
+    return chosen
+
+
+def flatten(params: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Tensor:
+    """θ ↦ vec(θ): the tensors named by `keys`, raveled and concatenated in that order. Shape (n,)."""
+    keys = select_keys(params, keys, where="flatten")
+    return torch.cat([params[k].reshape(-1) for k in keys])
+
+
+def unflatten(vec: Tensor, like: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Params:
+    """vec(θ) ↦ θ: the inverse of `flatten`, with the shapes and dtypes of `like[k]` for k in `keys`."""
+    keys = select_keys(like, keys, where="unflatten")
+    sizes = [like[k].numel() for k in keys]
+    if vec.dim() != 1 or vec.numel() != sum(sizes):
+        raise ConfigError(f"unflatten: expected a 1-D vector of {sum(sizes)} entries for keys {list(keys)[:3]}..., "
+                          f"got shape {tuple(vec.shape)}")
+    parts = torch.split(vec, sizes)
+    return {k: p.reshape(like[k].shape).to(like[k].dtype) for k, p in zip(keys, parts, strict=True)}
+
+
+def loss_of(module: nn.Module, x: Tensor, y: Tensor, *, kind: str = "mse",
+            keys: Sequence[str] | None = None) -> tuple[LossFn, tuple[str, ...]]:
+    """(L, keys) for `module` on the batch (x, y), L(θ) = mean_i ℓ(f(θ; x_i), y_i).
+
+    mse: ℓ = ||f(x) − y||² summed over outputs (no 1/2); cross_entropy: mean cross-entropy on logits.
+    `keys` defaults to the module's trainable parameters (buffers excluded); tensors missing from
+    the dict passed to L are taken from the module. The module is not modified.
+    """
+    if kind not in KINDS:
+        raise ConfigError(f"loss_of: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
+           for m in module.modules()):
+        raise ConfigError("loss_of: the module has BatchNorm in training mode, which would update its running "
+                          "statistics in place; call module.eval() first")
+    state = dict(module.state_dict(keep_vars=True))
+    if keys is None:
+        keys = tuple(k for k, p in module.named_parameters() if p.requires_grad and p.is_floating_point())
+    keys = select_keys(state, keys, where="loss_of")
+
+    def loss_fn(params: Params) -> Tensor:
+        out = forward(module, params, x)
+        if kind == "cross_entropy":
+            return F.cross_entropy(out, y)
+        diff = (out - y).reshape(len(out), -1)
+        return (diff * diff).sum(dim=1).mean()
+
+    return loss_fn, keys
+
+
+def _scalar(loss_fn: LossFn, where: str) -> LossFn:
+    """`loss_fn` with its output checked to be a floating scalar."""
+
+    def checked(params: Params) -> Tensor:
+        out = loss_fn(params)
+        if not isinstance(out, Tensor) or out.dim() != 0 or not out.is_floating_point():
+            got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, Tensor) else type(out).__name__
+            raise ConfigError(f"{where}: loss_fn must return a floating scalar tensor, got {got}; reduce it "
+                              f"(e.g. .mean()) inside loss_fn")
+        return out
+
+    return checked
+
+
+def _prepare(loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[str] | None, where: str):
+    """(L restricted to `keys` as a function of a sub-dict, the sub-dict at the point, keys)."""
+    keys = select_keys(params, keys, where=where)
+    sub = {k: params[k].detach() for k in keys}
+    check_finite(sub, what=f"{where}: parameters")
+    rest = {k: v.detach() if isinstance(v, Tensor) else v for k, v in params.items() if k not in sub}
+    checked = _scalar(loss_fn, where)
+
+    def f(p: Params) -> Tensor:
+        return checked({**rest, **p})
+
+    return f, sub, keys
+
+
+def gradient(loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Params:
+    """∇_θ L(θ) for the tensors named by `keys`, as a dict."""
+    f, sub, _ = _prepare(loss_fn, params, keys, "gradient")
+    return grad(f)(sub)
+
+
+def hvp(loss_fn: LossFn, params: Mapping[str, Tensor], v: Mapping[str, Tensor],
+        keys: Sequence[str] | None = None) -> Params:
+    """H v = ∇_θ ⟨∇_θ L(θ), v⟩ (reverse-over-reverse) for the tensors named by `keys`, as a dict."""
+    f, sub, keys = _prepare(loss_fn, params, keys, "hvp")
+    missing = [k for k in keys if k not in v]
+    if missing:
+        raise ConfigError(f"hvp: v lacks keys {missing[:3]}; give v the same keys as the differentiated params")
+    for k in keys:
+        if v[k].shape != sub[k].shape:
+            raise ConfigError(f"hvp: v[{k!r}] has shape {tuple(v[k].shape)}, expected {tuple(sub[k].shape)}")
+    vs = {k: v[k].detach().to(sub[k].dtype) for k in keys}
+    check_finite(vs, what="hvp: v")
+    return grad(lambda p: tree_dot(grad(f)(p), vs))(sub)
+
+
+class _Operator:
+    """The Hessian at one point as a linear map on flat vectors, v ↦ H v, (n,) -> (n,).
+
+    The gradient is linearised once with `torch.func.vjp`; each product reuses that linearisation.
+    `calls` counts Hessian-vector products (a batch of c vectors counts c).
+    """
+
+    def __init__(self, loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[str] | None, where: str):
+        f, sub, keys = _prepare(loss_fn, params, keys, where)
+        self.keys = keys
+        self.like = sub
+        self.x0 = flatten(sub, keys)  # (n,)
+        self.n = self.x0.numel()
+        self.dtype = self.x0.dtype
+        self.device = self.x0.device
+        self.calls = 0
+
+        def f_flat(vec: Tensor) -> Tensor:
+            return f(unflatten(vec, sub, keys))
+
+        self.grad0, self._vjp = vjp(grad(f_flat), self.x0)
+        self._batched = vmap(lambda u: self._vjp(u)[0])
+
+    def matvec(self, v: Tensor) -> Tensor:
+        """H v for v of shape (n,)."""
+        self.calls += 1
+        return self._vjp(v.to(self.dtype))[0]
+
+    def matmat(self, vs: Tensor) -> Tensor:
+        """(H v_i)_i for rows v_i of `vs`, shape (c, n) -> (c, n), vectorised with `vmap`."""
+        self.calls += vs.shape[0]
+        return self._batched(vs.to(self.dtype))
