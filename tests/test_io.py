@@ -1,0 +1,99 @@
+"""Checkpoints round-trip exactly and refuse bad files with one-line errors, leaving nothing half-written."""
+
+import json
+import os
+
+import pytest
+import torch
+
+import weightspace as ws
+from weightspace.errors import CheckpointError, ConfigError, NonFiniteError
+from weightspace.models import build, example_input
+
+CONFIGS = [
+    {"name": "mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6], "activation": "tanh"},
+    {"name": "linear", "input_shape": [4], "num_outputs": 2, "widths": [4, 4], "skip": True},
+    {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 4, "channels": [4, "M", 6], "norm": "batchnorm"},
+    {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 3, "width": 1, "norm": "layernorm"},
+    {"name": "transformer", "input_shape": [12], "num_outputs": 3, "seq_len": 4, "token_dim": 3, "d_model": 8,
+     "heads": 2},
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c["name"])
+def test_every_zoo_model_round_trips(tmp_path, config):
+    torch.manual_seed(0)
+    model = build(config).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.normal_()
+    x = example_input(model.config, batch=3, generator=torch.Generator().manual_seed(1))
+    path = ws.save(model, tmp_path / "m.safetensors", dataset="digits", seed=3, step=7)
+    loaded = ws.load(path)
+    assert torch.equal(loaded(x), model(x))
+    ckpt = ws.load_checkpoint(path)
+    assert ckpt.metadata == {"dataset": "digits", "seed": 3, "step": 7}
+    assert ckpt.config == model.config
+    # a loaded module, modified, saves again
+    with torch.no_grad():
+        next(loaded.parameters()).add_(1.0)
+    ws.save(loaded, tmp_path / "again.safetensors")
+    assert torch.equal(ws.load(tmp_path / "again.safetensors")(x), loaded(x))
+
+
+def test_run_directory_means_its_final_checkpoint(tmp_path):
+    model = build(CONFIGS[0])
+    (tmp_path / "run").mkdir()
+    ws.save(model, tmp_path / "run" / "final.safetensors")
+    assert ws.load_checkpoint(tmp_path / "run").path.name == "final.safetensors"
+    with pytest.raises(CheckpointError, match="no final.safetensors"):
+        ws.load_checkpoint(tmp_path)
+
+
+def _saved(tmp_path):
+    return ws.save(build(CONFIGS[0]), tmp_path / "m.safetensors")
+
+
+def test_truncated_file_is_refused(tmp_path):
+    path = _saved(tmp_path)
+    data = path.read_bytes()
+    for cut in (4, 40, len(data) - 3):
+        path.write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match="truncated|too short|not a safetensors"):
+            ws.load(path)
+
+
+def test_non_safetensors_file_is_refused(tmp_path):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(b"\x80\x04\x95 this is a pickle, not safetensors" * 4)
+    with pytest.raises(CheckpointError, match="not a safetensors"):
+        ws.load(path)
+
+
+def test_missing_config_and_unknown_model_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
+    with pytest.raises(CheckpointError, match="without a weightspace model config"):
+        ws.load(tmp_path / "plain.safetensors")
+    ws.save_params({"w": torch.zeros(2)}, {"name": "nonsense"}, tmp_path / "bad.safetensors")
+    with pytest.raises(ConfigError, match="nonsense"):
+        ws.load(tmp_path / "bad.safetensors")
+
+
+def test_nan_weights_are_refused_and_nothing_is_left_behind(tmp_path):
+    model = build(CONFIGS[0])
+    with torch.no_grad():
+        model.layers[0].weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="layers.0.weight"):
+        ws.save(model, tmp_path / "nan.safetensors")
+    assert os.listdir(tmp_path) == []
+    # a file written by someone else with NaNs is refused on load
+    from safetensors.torch import save_file
+
+    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(sd, str(tmp_path / "nan.safetensors"),
+              metadata={"format": "weightspace/1", "config": json.dumps(model.config), "metadata": "{}"})
+    with pytest.raises(NonFiniteError, match="NaN"):
+        ws.load(tmp_path / "nan.safetensors")

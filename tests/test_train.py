@@ -1,0 +1,55 @@
+"""Training is reproducible for a fixed seed and writes a complete run directory."""
+
+import json
+
+import pytest
+import torch
+
+import weightspace as ws
+from weightspace.errors import ConfigError, DataError
+
+SMALL = {"name": "mlp", "widths": [16], "activation": "relu"}
+
+
+def test_same_seed_gives_identical_weights_and_other_seed_differs():
+    a = ws.train(SMALL, "digits", epochs=2, seed=3)
+    b = ws.train(SMALL, "digits", epochs=2, seed=3)
+    c = ws.train(SMALL, "digits", epochs=2, seed=4)
+    sa, sb, sc = a.model.state_dict(), b.model.state_dict(), c.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_run_directory_holds_the_trajectory(tmp_path):
+    r = ws.train(SMALL, "digits", epochs=2, seed=0, batch_size=256, save_every=3, out=tmp_path / "run")
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())
+    steps = r.metrics["steps"]
+    assert steps == 2 * 6
+    assert names == ["final.safetensors", "metrics.json"] + [f"step-{s:06d}.safetensors" for s in range(0, steps + 1, 3)]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"] == r.metrics["test"]
+    final = ws.load_checkpoint(tmp_path / "run")
+    assert final.metadata["step"] == steps and final.metadata["dataset"] == "digits"
+    assert all(torch.equal(final.params[k], v) for k, v in r.model.state_dict().items())
+    assert ws.evaluate(ws.load(tmp_path / "run"), ws.data.load("digits"), "test") == r.metrics["test"]
+
+
+def test_regression_and_image_models_train():
+    r = ws.train({"name": "mlp", "widths": [8], "activation": "softplus"}, ws.data.load("teacher", n_train=200,
+                 n_test=100), epochs=2, optimizer="adam", lr=1e-2)
+    assert r.metrics["test"]["accuracy"] is None and r.metrics["test"]["loss"] >= 0
+    r = ws.train({"name": "vgg", "input_shape": [1, 8, 8], "channels": [4, "M"], "norm": "batchnorm"}, "digits",
+                 epochs=1)
+    assert 0 <= r.metrics["test"]["error"] <= 1
+
+
+@pytest.mark.parametrize("kwargs", [{"epochs": 0}, {"batch_size": -1}, {"optimizer": "lion"}, {"lr": float("nan")},
+                                    {"schedule": "step"}])
+def test_bad_hyperparameters(kwargs):
+    with pytest.raises(ConfigError):
+        ws.train(SMALL, "digits", **kwargs)
+
+
+def test_unknown_dataset():
+    with pytest.raises(DataError, match="unknown"):
+        ws.train(SMALL, "imagenet")
