@@ -19,6 +19,7 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import SymmetryError
@@ -235,9 +236,17 @@ def _trace(model: nn.Module, example_input) -> torch.fx.GraphModule:
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
     was_training = model.training
     gm.eval()
-    with torch.no_grad():
-        ShapeProp(gm).propagate(*inputs)
-    model.train(was_training)
+    mode = FakeTensorMode(allow_non_fake_inputs=True)  # shapes only: no arithmetic is done
+    try:
+        with torch.no_grad():
+            ShapeProp(gm, fake_mode=mode).propagate(*(mode.from_tensor(t) if isinstance(t, torch.Tensor) else t
+                                                      for t in inputs))
+    except Exception as err:  # noqa: BLE001 - the model's own errors on a bad example input
+        raise SymmetryError(
+            f"spec_of: {type(model).__name__} fails on the example input: {str(err).splitlines()[0]}"
+        ) from None
+    finally:
+        model.train(was_training)
     return gm
 
 
