@@ -13,7 +13,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _timing import median_time  # noqa: E402
-
 from weightspace.models import build, example_input  # noqa: E402
 from weightspace.symmetry import spec_of  # noqa: E402
 
@@ -43,11 +42,11 @@ def main() -> None:
         model = build(config)
         x = example_input(model.config, batch=2)
         n = sum(p.numel() for p in model.parameters())
-        t_spec = median_time(lambda: spec_of(model, x))
+        t_spec = median_time(lambda model=model, x=x: spec_of(model, x))
         spec = spec_of(model, x)
         g = spec.sample(generator=torch.Generator().manual_seed(0))
         sd = model.state_dict()
-        t_apply = median_time(lambda: g.apply(sd))
+        t_apply = median_time(lambda g=g, sd=sd: g.apply(sd))
         try:
             t_rb = median_time(rebasin_graph(model, x))
             rb, ratio = f"{t_rb:.3f}", f"{t_rb / t_spec:.2f}"

@@ -13,9 +13,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_time  # noqa: E402
-
 import weightspace as ws  # noqa: E402
+from _timing import median_time  # noqa: E402
 from weightspace.models import build  # noqa: E402
 
 CASES = {

@@ -20,7 +20,15 @@ from weightspace.align import (
 from weightspace.align._similarity import objective
 from weightspace.errors import ArchitectureMismatch, DataError, NonFiniteError
 from weightspace.models import build, example_input
-from weightspace.paths import barrier, evaluate_path, linear_path, repair, reset_batchnorm, simplex_barrier, simplex_grid
+from weightspace.paths import (
+    barrier,
+    evaluate_path,
+    linear_path,
+    repair,
+    reset_batchnorm,
+    simplex_barrier,
+    simplex_grid,
+)
 from weightspace.symmetry import FactorAction, GroupElement, spec_of
 
 PLANTED = {
