@@ -57,7 +57,7 @@ def test_demo_json(capsys, tmp_path):
     assert {"accuracy", "barrier", "barrier_weight", "barrier_activation", "plot", "curves"} <= set(got)
     naive = got["curves"]["naive"]["loss"]
     assert got["barrier"] == pytest.approx(max(v - (1 - a) * naive[0] - a * naive[-1]
-                                               for a, v in zip(got["curves"]["naive"]["alphas"], naive)))
+                                               for a, v in zip(got["curves"]["naive"]["alphas"], naive, strict=True)))
     assert (tmp_path / "demo.png").stat().st_size > 1000
 
 

@@ -25,7 +25,8 @@ def test_run_directory_holds_the_trajectory(tmp_path):
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     steps = r.metrics["steps"]
     assert steps == 2 * 6
-    assert names == ["final.safetensors", "metrics.json"] + [f"step-{s:06d}.safetensors" for s in range(0, steps + 1, 3)]
+    trajectory = [f"step-{s:06d}.safetensors" for s in range(0, steps + 1, 3)]
+    assert names == ["final.safetensors", "metrics.json"] + trajectory
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"] == r.metrics["test"]
     final = ws.load_checkpoint(tmp_path / "run")
