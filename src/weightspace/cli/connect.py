@@ -1,0 +1,120 @@
+"""weightspace align | barrier | merge: connectivity of two or more checkpoints modulo permutation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..align import merge as merge_fn
+from ..connectivity import linear_barrier
+from ..errors import ArchitectureMismatch, ConfigError
+from ..io import load_checkpoint, save_params
+from ..models import example_input
+from ..symmetry import spec_of
+from . import app
+from ._common import FORMAT_OPTION_HELP, Format, emit, progress_bar, stdout
+from .commands import dataset_for
+
+FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the first checkpoint's).")]
+
+
+def _load_same(paths: list[str]):
+    ckpts = [load_checkpoint(p) for p in paths]
+    for c in ckpts[1:]:
+        if c.config != ckpts[0].config:
+            raise ArchitectureMismatch(f"{c.path} and {ckpts[0].path} have different model configs; "
+                                       "only networks of one architecture can be aligned")
+    return ckpts
+
+
+@app.command()
+def align(
+    a: Annotated[str, typer.Argument(help="Reference checkpoint (file or run directory).")],
+    b: Annotated[str, typer.Argument(help="Checkpoint to align to A.")],
+    out: Annotated[Path, typer.Option(help="Where to write B aligned to A (a checkpoint file).")],
+    method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
+    dataset: DatasetOpt = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Write B permuted to match A (the same function as B)."""
+    from ..connectivity import align_pair
+
+    if method not in ("weight", "activation", "ste"):
+        raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
+    ca, cb = _load_same([a, b])
+    model = ca.module()
+    data = dataset_for(dataset, ca.metadata) if method != "weight" else None
+    with progress_bar(fmt == Format.human) as bar:
+        alignment = align_pair(method, model, ca.params, cb.params, data=data,
+                               callback=lambda e: bar("learned matching", e))
+    aligned = alignment.apply(cb.params)
+    save_params(aligned, cb.config, out, **{**cb.metadata, "aligned_to": str(ca.path), "align_method": method})
+    emit({"out": str(out), "method": method, "iterations": alignment.iterations,
+          "objective": list(alignment.objective)}, fmt)
+
+
+@app.command()
+def barrier(
+    a: Annotated[str, typer.Argument(help="First checkpoint (file or run directory).")],
+    b: Annotated[str, typer.Argument(help="Second checkpoint.")],
+    align: Annotated[str, typer.Option("--align", help="none, weight, activation or ste.")] = "none",
+    points: Annotated[int, typer.Option(help="Points along the path, endpoints included.")] = 25,
+    split: Annotated[str, typer.Option(help="train or test.")] = "test",
+    metric: Annotated[str, typer.Option(help="loss or error.")] = "loss",
+    definition: Annotated[str, typer.Option(help="interpolation (max L - lerp of ends) or mean.")] = "interpolation",
+    reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
+    repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
+    dataset: DatasetOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """The barrier along the straight path from A to B (B optionally aligned first)."""
+    if reset_bn and repair:
+        raise ConfigError("choose one of --reset-bn and --repair")
+    ca, cb = _load_same([a, b])
+    model = ca.module()
+    data = dataset_for(dataset, ca.metadata)
+    renormalize = "reset-bn" if reset_bn else "repair" if repair else "none"
+    with progress_bar(fmt == Format.human) as bar:
+        result = linear_barrier(model, ca.params, cb.params, data, align=align, points=points, split=split,
+                                metric=metric, definition=definition, renormalize=renormalize,
+                                callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
+    out = result.to_dict()
+    if plot is not None:
+        from ..plots import plot_path_curves
+
+        out["plot"] = str(plot_path_curves({f"align={align}": result.curve}, plot))
+
+    def human(r):
+        stdout.print(f"{r['metric']} barrier ({r['split']}, {r['definition']}, align={r['align']}): "
+                     f"{r['barrier']:.4f} at α={r['alpha']:.3f}")
+
+    emit(out, fmt, human)
+
+
+@app.command()
+def merge(
+    checkpoints: Annotated[list[str], typer.Argument(help="Two or more checkpoints of one architecture.")],
+    out: Annotated[Path, typer.Option(help="The merged checkpoint file.")],
+    no_align: Annotated[bool, typer.Option("--no-align", help="Average without aligning first.")] = False,
+    weights: Annotated[str | None, typer.Option(help="Comma-separated weights summing to 1.")] = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Weighted average of networks after aligning each to the first."""
+    if len(checkpoints) < 2:
+        raise ConfigError("merge needs at least two checkpoints")
+    ckpts = _load_same(checkpoints)
+    w = None
+    if weights is not None:
+        try:
+            w = [float(x) for x in weights.split(",")]
+        except ValueError:
+            raise ConfigError(f"--weights must be comma-separated numbers, got {weights!r}") from None
+    model = ckpts[0].module()
+    spec = spec_of(model, example_input(model.config, dtype=next(iter(ckpts[0].params.values())).dtype))
+    merged = merge_fn([c.params for c in ckpts], spec, weights=w, align=not no_align)
+    save_params(merged, ckpts[0].config, out, **{**ckpts[0].metadata, "merged_from": [str(c.path) for c in ckpts]})
+    emit({"out": str(out), "aligned": not no_align, "networks": len(ckpts)}, fmt)
