@@ -35,6 +35,7 @@ class Checkpoint:
     config: dict
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
+    masks: Params | None = None
 
     def module(self) -> nn.Module:
         """Rebuild the model from its config and load the parameters (eval mode)."""
@@ -65,10 +66,16 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     return p
 
 
-def save_params(params: Params, config: dict, path: str | os.PathLike, **metadata) -> Path:
-    """Write `params` with `config` and JSON-able `metadata` in the safetensors header, atomically."""
+MASK = "__mask__."
+
+
+def save_params(params: Params, config: dict, path: str | os.PathLike, *, masks: Params | None = None,
+                **metadata) -> Path:
+    """Write `params` (and pruning `masks`) with `config` and JSON-able `metadata` in the header, atomically."""
     check_finite(params, what=f"saving {path}")
     tensors = {k: v.detach().contiguous().clone() for k, v in params.items()}
+    for k, m in (masks or {}).items():
+        tensors[MASK + k] = m.detach().to(torch.uint8).contiguous()
     header = {
         "format": FORMAT,
         "config": json.dumps(config, sort_keys=True),
@@ -80,14 +87,14 @@ def save_params(params: Params, config: dict, path: str | os.PathLike, **metadat
     return target
 
 
-def save(module: nn.Module, path: str | os.PathLike, **metadata) -> Path:
+def save(module: nn.Module, path: str | os.PathLike, *, masks: Params | None = None, **metadata) -> Path:
     """Save a weightspace model (it carries `.config`) and its state dict, buffers included."""
     config = getattr(module, "config", None)
     if not isinstance(config, dict):
         raise ConfigError(
             f"save: {type(module).__name__} has no `config` dict; build it with weightspace.models.build(config)"
         )
-    return save_params(module.state_dict(), config, path, **metadata)
+    return save_params(module.state_dict(), config, path, masks=masks, **metadata)
 
 
 def _read_header(path: Path) -> dict:
@@ -124,9 +131,10 @@ def load_checkpoint(path: str | os.PathLike, *, allow_nonfinite: bool = False) -
         raise CheckpointError(f"{p} is corrupt: {err}") from None
     config = json.loads(meta["config"])
     metadata = json.loads(meta.get("metadata", "{}"))
+    masks = {k[len(MASK):]: params.pop(k).to(torch.float32) for k in [k for k in params if k.startswith(MASK)]}
     if not allow_nonfinite:
         check_finite(params, what=f"checkpoint {p}")
-    return Checkpoint(params=params, config=config, metadata=metadata, path=p)
+    return Checkpoint(params=params, config=config, metadata=metadata, path=p, masks=masks or None)
 
 
 def load(path: str | os.PathLike) -> nn.Module:

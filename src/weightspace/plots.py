@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ._files import atomic_path  # noqa: E402
 from .paths import PathCurve  # noqa: E402
 
-__all__ = ["plot_path_curves", "save_figure"]
+__all__ = ["plot_path_curves", "plot_series", "save_figure"]
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
@@ -44,4 +44,24 @@ def plot_path_curves(curves: Mapping[str, PathCurve], path: str | os.PathLike, *
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_series(x, series: Mapping[str, list], path: str | os.PathLike, *, xlabel: str = "", ylabel: str = "",
+                logx: bool = False, title: str = "") -> Path:
+    """One line per named series over a shared x axis (numbers or labels)."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    positions = list(x) if all(isinstance(v, int | float) for v in x) else list(range(len(x)))
+    for label, ys in series.items():
+        ax.plot(positions, ys, marker="o", label=label)
+    if positions != list(x):
+        ax.set_xticks(positions, list(x), rotation=45, ha="right", fontsize=7)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
     return save_figure(fig, path)

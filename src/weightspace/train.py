@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ._files import write_json
 from .data import Dataset
@@ -92,6 +92,7 @@ def train(
     out: str | os.PathLike | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
+    masks: Mapping[str, Tensor] | None = None,
     callback: Callable[[dict], None] | None = None,
 ) -> TrainResult:
     """Minimise the mean loss (cross-entropy or squared error) with minibatch SGD/Adam.
@@ -100,6 +101,7 @@ def train(
       model: a config dict (`input_shape`/`num_outputs` default to the dataset's) or a built model.
       data: a dataset name for `weightspace.data.load` or a `Dataset`.
       save_every: with `out`, save a checkpoint every this many steps (and at step 0).
+      masks: 0/1 tensors keyed like parameters; masked weights are zeroed and stay zero (pruning).
       callback: called after every step with {step, total_steps, epoch, loss}.
     Returns:
       `TrainResult` with final train/test loss and accuracy.
@@ -134,13 +136,27 @@ def train(
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     order = torch.Generator().manual_seed(order_seed)
 
+    named = dict(module.named_parameters())
+    if masks is not None:
+        unknown = sorted(set(masks) - set(named))
+        if unknown:
+            raise ConfigError(f"train: masks for unknown parameters {unknown[:3]}")
+        masks = {k: m.to(device=device, dtype=dtype) for k, m in masks.items()}
+
+    def apply_masks() -> None:
+        if masks is not None:
+            with torch.no_grad():
+                for k, m in masks.items():
+                    named[k].mul_(m)
+
     def checkpoint(step: int, epoch: int) -> None:
         if run_dir is not None and save_every:
-            save(module, run_dir / f"step-{step:06d}.safetensors", **meta, step=step, epoch=epoch)
+            save(module, run_dir / f"step-{step:06d}.safetensors", masks=masks, **meta, step=step, epoch=epoch)
 
     history = []
     step = 0
     module.train()
+    apply_masks()
     checkpoint(0, 0)
     for epoch in range(epochs):
         perm = torch.randperm(n, generator=order).to(device)
@@ -155,6 +171,7 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            apply_masks()
             step += 1
             running += float(loss.detach())
             if callback is not None:
@@ -176,6 +193,6 @@ def train(
         },
     }
     if run_dir is not None:
-        save(module, run_dir / "final.safetensors", **meta, step=step, epoch=epochs)
+        save(module, run_dir / "final.safetensors", masks=masks, **meta, step=step, epoch=epochs)
         write_json(run_dir / "metrics.json", metrics)
     return TrainResult(model=module, metrics=metrics, run_dir=run_dir)

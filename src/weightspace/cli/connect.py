@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from ..align import merge as merge_fn
 from ..connectivity import linear_barrier
@@ -118,3 +119,81 @@ def merge(
     merged = merge_fn([c.params for c in ckpts], spec, weights=w, align=not no_align)
     save_params(merged, ckpts[0].config, out, **{**ckpts[0].metadata, "merged_from": [str(c.path) for c in ckpts]})
     emit({"out": str(out), "aligned": not no_align, "networks": len(ckpts)}, fmt)
+
+
+connectivity_app = typer.Typer(help="Linear connectivity modulo permutation across trajectories and widths.",
+                               no_args_is_help=True)
+app.add_typer(connectivity_app, name="connectivity")
+
+
+@connectivity_app.command("trajectory")
+def connectivity_trajectory(
+    run_a: Annotated[str, typer.Argument(help="Run directory with step-*.safetensors (or IMP level-* runs).")],
+    run_b: Annotated[str, typer.Argument(help="The second run directory.")],
+    points: int = 11,
+    split: str = "test",
+    dataset: DatasetOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the three series as a PNG.")] = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Barrier at every checkpoint: the final permutation vs per-step permutations vs none."""
+    from ..experiments.connectivity import trajectory_barriers
+    from ..plots import plot_series
+
+    with progress_bar(fmt == Format.human) as bar:
+        r = trajectory_barriers(run_a, run_b, dataset=dataset, points=points, split=split,
+                                callback=lambda i, n: bar("checkpoints", {"step": i, "total_steps": n}))
+    if plot is not None:
+        r["plot"] = str(plot_series(r["checkpoints"], {k: r[k] for k in ("naive", "per_step", "final_permutation")},
+                                    plot, ylabel=f"{split} loss barrier", xlabel="checkpoint"))
+
+    def human(res):
+        t = Table("checkpoint", "naive", "per-step permutation", "final permutation", title="loss barriers")
+        for i, label in enumerate(res["checkpoints"]):
+            t.add_row(label, *(f"{res[k][i]:.4f}" for k in ("naive", "per_step", "final_permutation")))
+        stdout.print(t)
+
+    emit(r, fmt, human)
+
+
+@connectivity_app.command("width")
+def connectivity_width(
+    widths: Annotated[str, typer.Option(help="Comma-separated hidden widths.")] = "32,64,128,256,512",
+    seeds: Annotated[int, typer.Option(help="Networks per width (>= 3 for the simplex barrier).")] = 3,
+    dataset: str = "mnist1d",
+    depth: int = 2,
+    epochs: int = 30,
+    points: int = 11,
+    resolution: Annotated[int, typer.Option(help="Simplex grid resolution K.")] = 4,
+    out: Annotated[Path, typer.Option(help="Folder for the runs (resumable), results.json and the plot.")] =
+        Path("out/width"),
+    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """2-model and 3-model barriers after weight matching vs width, with a plot."""
+    from ..experiments.connectivity import width_sweep
+    from ..plots import plot_series
+
+    try:
+        ws = [int(w) for w in widths.split(",")]
+    except ValueError:
+        raise ConfigError(f"--widths must be comma-separated integers, got {widths!r}") from None
+    with progress_bar(fmt == Format.human) as bar:
+        r = width_sweep(ws, seeds, out, dataset=dataset, depth=depth, epochs=epochs, points=points,
+                        resolution=resolution, executor=executor, callback=bar)
+    series = {"2 models (aligned)": [row["barrier_2"] for row in r["rows"]],
+              "2 models (naive)": [row["barrier_2_naive"] for row in r["rows"]]}
+    if seeds >= 3:
+        series["3 models, simplex (aligned)"] = [row["barrier_3"] for row in r["rows"]]
+    r["plot"] = str(plot_series(ws, series, Path(out) / "width.png", ylabel="test loss barrier", xlabel="width",
+                                logx=True))
+
+    def human(res):
+        t = Table("width", "2-model aligned", "2-model naive", "3-model aligned", "accuracy", title="barriers")
+        for row in res["rows"]:
+            t.add_row(str(row["width"]), f"{row['barrier_2']:.4f}", f"{row['barrier_2_naive']:.4f}",
+                      f"{row.get('barrier_3', float('nan')):.4f}", f"{100 * row['test_accuracy']:.1f}%")
+        stdout.print(t)
+        stdout.print(f"plot: {res['plot']}")
+
+    emit(r, fmt, human)

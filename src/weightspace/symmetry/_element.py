@@ -134,6 +134,12 @@ class GroupElement:
         new.load_state_dict(self.apply(module.state_dict()))
         return new
 
+    def apply_to(self, key: str, t: Tensor) -> Tensor:
+        """Act on one tensor laid out like `key` (e.g. a pruning mask), permutations only."""
+        perm_only = GroupElement(self.spec, {k: FactorAction(a.perm) if a.matrix is None else a
+                                             for k, a in self.actions.items()})
+        return perm_only._apply_tensor(key, t)
+
     def _apply_tensor(self, key: str, t: Tensor) -> Tensor:
         for axis, entry in enumerate(self.spec.table[key]):
             if entry is None:
