@@ -88,7 +88,7 @@ def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], t: float) -> Params:
         return {k: v.clone() for k, v in a.items()}
     if t == 1:
         return {k: v.clone() for k, v in b.items()}
-    return combine([1.0 - t, t], [a, b])
+    return {k: torch.lerp(v, b[k], t) if v.is_floating_point() else v.clone() for k, v in a.items()}
 
 
 def tree_sub(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Params:

@@ -34,13 +34,17 @@ def factor_similarity(
     others: GroupElement,
     *,
     child: str | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> Tensor:
     """S (n × n) for factor `name` — or, with `child`, over its (unit, child dim) pairs — summed over pairs.
 
-    B's other axes are first moved by `others` (whose action on `name` is the identity).
+    B's other axes are first moved by `others` (whose action on `name` is the identity); tensors
+    touched by a factor in `skip` (not yet matched) do not contribute.
     """
     s = None
     for key, axis in spec.factor(name).axes:
+        if skip and any(p.factor in skip for e in spec.table[key] if e for seg in e for p in seg.pieces):
+            continue
         for seg in spec.table[key][axis]:
             names = [p.factor for p in seg.pieces]
             if name not in names:

@@ -1,7 +1,9 @@
 """Weight matching (Ainsworth et al., Git Re-Basin): coordinate descent over permutation factors.
 
-maximise_π Σ_pairs Σ_tensors ⟨θ_A, π(θ_B)⟩. Each step fixes every factor but one and solves a linear
-assignment for it; factors are visited in random order until a full sweep improves nothing. With
+maximise_π Σ_pairs Σ_tensors ⟨θ_A, π(θ_B)⟩. A first pass in forward order matches each factor on the
+tensors whose other factors are already matched (the input side); then each step fixes every factor
+but one and solves a linear assignment for it, visiting factors in random order until a full sweep
+improves nothing. With
 several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
 training trajectories or pruning sequences at once.
 """
@@ -40,8 +42,10 @@ def _value(s: Tensor, perm: Tensor) -> float:
     return float(s[torch.arange(len(perm), device=s.device), perm.to(s.device)].sum())
 
 
-def _step_plain(spec, name, pairs, element, solver) -> tuple[FactorAction, float, float]:
-    s = factor_similarity(spec, name, pairs, without(element, {name}))
+def _step_plain(spec, name, pairs, element, solver, skip=frozenset()) -> tuple[FactorAction, float, float]:
+    s = factor_similarity(spec, name, pairs, without(element, {name}), skip=skip)
+    if s is None:  # every tensor of this factor waits for a later one
+        return element.actions[name], 0.0, 0.0
     perm = solve(s, solver).cpu()
     return FactorAction(perm), _value(s, element.actions[name].perm), _value(s, perm)
 
@@ -107,6 +111,12 @@ def weight_matching(
         if f.parent is not None:
             children.setdefault(f.parent, []).append(f.name)
     names = [f.name for f in spec.permutation_factors]
+    if init is None:
+        # forward pass: match each factor on the tensors whose other factors are already matched
+        for i, name in enumerate(names):
+            if name not in children:
+                action, _, _ = _step_plain(spec, name, pairs, element, solver, skip=frozenset(names[i + 1:]))
+                element = GroupElement(spec, {**element.actions, name: action})
     history = [objective(pairs, element)]
     it = 0
     for it in range(1, max_iter + 1):
