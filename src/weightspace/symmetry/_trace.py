@@ -113,7 +113,6 @@ class _Registration:
 @dataclass
 class _Tracer:
     model: nn.Module
-    strict: bool
     vars: list = field(default_factory=list)
     regs: list = field(default_factory=list)
     ties: list = field(default_factory=list)  # (a, b): exponents must agree
@@ -151,7 +150,8 @@ class _Tracer:
             if reason not in STRUCTURAL:
                 self.fixes.append((r, reason))
 
-    def remove(self, v: _Var, kinds, reason: str) -> None:
+    def remove(self, v: _Var, kinds) -> None:
+        """The units of v's group no longer admit `kinds`."""
         _find(v).removed |= set(kinds)
 
     # -- label helpers ------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ class _Builder(_Tracer):
                 if var is None:
                     pieces.append((None, s))
                     continue
-                self.remove(var, set(KINDS) - kinds, where)
+                self.remove(var, set(KINDS) - kinds)
                 w = self.new_var(s, where, derived=(degree, var))
                 self.union(var, w, where)
                 pieces.append((w, s))
@@ -387,7 +387,7 @@ class _Builder(_Tracer):
         if m.running_mean is not None:
             self.register(f"{name}.running_mean", 0, dim, "stat")
             self.register(f"{name}.running_var", 0, dim, "stat")
-        self.remove(v, {"gl"}, name)
+        self.remove(v, {"gl"})
         w = self.new_var(v.size, name, unit=True)
         self.union(v, w, name)
         if m.affine:
@@ -406,7 +406,7 @@ class _Builder(_Tracer):
         if len(dim) != 1 or dim[0][0] is None:
             raise _Unsupported(f"{type(m).__name__} over a composite or non-unit axis")
         v = dim[0][0]
-        self.remove(v, {"scale", "sign", "gl"}, name)
+        self.remove(v, {"scale", "sign", "gl"})
         w = self.new_var(v.size, name, unit=True)
         self.union(v, w, name)
         if getattr(m, "weight", None) is not None:
@@ -419,7 +419,7 @@ class _Builder(_Tracer):
         """Pooling: channel axis (1) kept, spatial axes become non-unit."""
         if kinds is not None:
             for v in self.vars_in([x[1]]):
-                self.remove(v, set(KINDS) - set(kinds), where)
+                self.remove(v, set(KINDS) - set(kinds))
         shape = _shape(node)
         return [x[0], x[1]] + [((None, s),) for s in shape[2:]]
 
@@ -441,7 +441,7 @@ class _Builder(_Tracer):
         qk = self.new_var(d, name, unit=True, nested_in=heads, name_hint=f"{name}.qk")
         vv = self.new_var(d, name, unit=True, nested_in=heads, name_hint=f"{name}.v")
         for v in (heads, qk, vv):
-            self.remove(v, {"scale", "sign", "gl"}, name)
+            self.remove(v, {"scale", "sign", "gl"})
         layouts = [((heads, h), (qk, d)), ((heads, h), (qk, d)), ((heads, h), (vv, d))]
         for i, lay in enumerate(layouts):
             self.register(f"{name}.in_proj_weight", 0, lay, "out", start=i * e, stop=(i + 1) * e)
@@ -529,7 +529,7 @@ class _Builder(_Tracer):
         if len(tensors) < 2:
             for lab in tensors:  # x + constant: an affine shift breaks rescaling
                 for v in self.vars_in(lab):
-                    self.remove(v, {"scale", "sign", "gl"}, node.name)
+                    self.remove(v, {"scale", "sign", "gl"})
             return tensors[0] if tensors else None
         a, b = tensors
         n = len(shape)
@@ -613,13 +613,13 @@ class _Builder(_Tracer):
         for i, d in enumerate(x):
             if i in dims:
                 for v in self.vars_in([d]):  # Σ over units is permutation-invariant, not scale-invariant
-                    self.remove(v, {"scale", "sign", "gl"}, node.name)
+                    self.remove(v, {"scale", "sign", "gl"})
                 if keep:
                     out.append(((None, 1),))
             else:
                 if not linear:
                     for v in self.vars_in([d]):
-                        self.remove(v, {"sign", "gl"}, node.name)
+                        self.remove(v, {"sign", "gl"})
                 out.append(d)
         return out
 
@@ -662,10 +662,10 @@ def _resolve(tr: _Builder, shapes: dict[str, tuple[int, ...]]) -> Spec:
     memo: dict = {}
     for v in tr.vars:
         if v.forced_zero and _exponent(v, memo) != 0:
-            tr.remove(v, {"scale", "sign", "gl"}, "BatchNorm input")
+            tr.remove(v, {"scale", "sign", "gl"})
     for a, b in tr.ties:
         if _exponent(a, memo) != _exponent(b, memo):
-            tr.remove(a, {"scale", "sign", "gl"}, "inconsistent homogeneity")
+            tr.remove(a, {"scale", "sign", "gl"})
 
     members: dict[_Var, list[_Var]] = {}
     for v in tr.vars:
@@ -747,7 +747,7 @@ def spec_of(model: nn.Module, example_input, *, strict: bool = False) -> Spec:
     reason (and logged), or raise `SymmetryError` with `strict=True`.
     """
     gm = _trace(model, example_input)
-    tr = _Builder(model=model, strict=strict)
+    tr = _Builder(model=model)
     tr.run(gm)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     spec = _resolve(tr, shapes)
