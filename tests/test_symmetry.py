@@ -24,6 +24,7 @@ ZOO = {
     "mlp-nobias": {"name": "mlp", "input_shape": [5], "num_outputs": 2, "widths": [4], "bias": False},
     "linear": {"name": "linear", "input_shape": [4], "num_outputs": 3, "widths": [5, 6]},
     "linear-skip": {"name": "linear", "input_shape": [3], "num_outputs": 3, "widths": [3, 3], "skip": True},
+    "linear-skip-1": {"name": "linear", "input_shape": [1], "num_outputs": 1, "widths": [1, 1], "skip": True},
     "vgg-bn": {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 4, "channels": [4, "M", 6],
                "norm": "batchnorm", "hidden": [5]},
     "vgg-ln": {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 4, "channels": [4, "M", 6],
@@ -189,7 +190,7 @@ def test_group_laws(name):
     assert all(torch.allclose(back[key], sd[key], rtol=1e-12, atol=1e-12) for key in sd)
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in ("unsupported", "linear-skip")])
+@pytest.mark.parametrize("name", [n for n in ALL if n not in ("unsupported", "linear-skip", "linear-skip-1")])
 def test_every_tensor_covered_and_hidden_units_move(name):
     model, _, spec = _case(name)
     sd = model.state_dict()
@@ -256,6 +257,9 @@ def test_skip_connection_ties_hidden_units_to_the_input():
     # W3(W2 W1 x + x): W1's units are free under GL (W1 -> A W1, W2 -> W2 A^-1); W2's are added to x
     assert [(f.name, "gl" in f.kinds) for f in spec.factors] == [("layers.0", True)]
     assert [f.name for f in spec.fixed] == ["layers.1"]
+    # at width 1 the addition of two size-1 axes is not a broadcast: the same tie holds
+    _, _, spec1 = _case("linear-skip-1")
+    assert [f.name for f in spec1.factors] == ["layers.0"] and [f.name for f in spec1.fixed] == ["layers.1"]
 
 
 def test_hand_written_oracle_for_an_mlp():

@@ -549,7 +549,8 @@ class _Builder(_Tracer):
                 continue
             big = da if math.prod(s for _, s in da) >= math.prod(s for _, s in db) else db
             small = db if big is da else da
-            if math.prod(s for _, s in small) == 1 and not self.vars_in([small]):
+            broadcast = math.prod(s for _, s in small) == 1 < math.prod(s for _, s in big)
+            if broadcast and not self.vars_in([small]):
                 out.append(big)
                 continue
             for v in va + vb:  # broadcasting a unit axis, or adding it to a non-unit axis

@@ -1,0 +1,116 @@
+"""weightspace orbit | count components: continuous symmetries of a checkpoint, components of linear minima.
+
+Thin shells over `weightspace.continuous`. Importing this module registers `orbit` on the main app and
+`components` on the `count` group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from .. import continuous
+from ..errors import ConfigError
+from ..io import load_checkpoint
+from ..models import example_input
+from ..symmetry import spec_of
+from . import app
+from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
+from .count import app as count_app
+
+FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+
+
+def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
+    """X matrices keyed by factor name from a safetensors file (float64)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"--generator: {p} is neither 'random' nor an existing safetensors file of X matrices")
+    try:
+        tensors = load_file(str(p))
+    except (SafetensorError, OSError) as err:
+        raise ConfigError(f"--generator: cannot read {p} as safetensors: {str(err).splitlines()[0]}") from None
+    return {k: v.to(torch.float64) for k, v in tensors.items()}
+
+
+def dataset_of(name: str | None, metadata: dict):
+    """The dataset named on the command line, else the one the checkpoint records (with its options)."""
+    name = name or metadata.get("dataset")
+    if name is None:
+        raise ConfigError("the checkpoint records no dataset; pass --dataset NAME (e.g. linear-teacher, scalar)")
+    options = {}
+    if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
+        options = metadata["dataset_meta"].get("options", {}) or {}
+    return continuous.load_dataset(name, **options)
+
+
+def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25, seed: int = 0,
+                 scale: float = 0.3, dataset: str | None = None, split: str = "train",
+                 plot: Path | None = None) -> dict:
+    """The `orbit` command's result: `orbit_report(...).to_dict()` plus the generators' shapes and the plot path."""
+    ckpt = load_checkpoint(checkpoint)
+    model = ckpt.module()
+    dtype = next(iter(ckpt.params.values())).dtype
+    spec = spec_of(model, example_input(model.config, dtype=dtype))
+    if generator == "random":
+        gens = continuous.random_generators(spec, generator=torch.Generator().manual_seed(seed), scale=scale)
+    else:
+        gens = read_generators(generator)
+    curve = continuous.orbit_curve(ckpt.params, spec, gens)
+    data = dataset_of(dataset, ckpt.metadata).to(dtype)
+    report = continuous.orbit_report(model, curve, data, points=points, split=split)
+    result = report.to_dict()
+    result["generators"] = {k: list(v.shape) for k, v in curve.generators.items()}
+    result["plot"] = None
+    if plot is not None:
+        continuous.plot_orbit(report, plot, title=f"orbit exp(tX)·θ of {Path(checkpoint).name}")
+        result["plot"] = str(plot)
+    return result
+
+
+@app.command("orbit")
+def orbit_cmd(
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")],
+    generator: Annotated[str, typer.Option(help="'random' (X ~ N(0, scale²/n) on every GL factor) or a "
+                                                "safetensors file of X matrices keyed by factor name.")] = "random",
+    points: Annotated[int, typer.Option(help="Evaluation points on the curve and on the chord.")] = 25,
+    seed: Annotated[int, typer.Option(help="Seed of the random generator.")] = 0,
+    scale: Annotated[float, typer.Option(help="Scale of random generators.")] = 0.3,
+    dataset: Annotated[str | None, typer.Option(help="Dataset (default: the checkpoint's).")] = None,
+    split: Annotated[str, typer.Option(help="train or test.")] = "train",
+    plot: Annotated[Path | None, typer.Option(help="Write the loss/curvature plot (PNG) here.")] = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Loss along the orbit γ(t) = exp(tX)·θ and its chord; curvature, chord deviation and the bound d_max."""
+    result = orbit_result(checkpoint, generator=generator, points=points, seed=seed, scale=scale, dataset=dataset,
+                          split=split, plot=plot)
+    if result["plot"]:
+        info(f"wrote {result['plot']}")
+
+    def human(r: dict) -> None:
+        stdout.print(f"[bold]orbit[/bold]: loss spread along γ {r['curve_spread']:.3g}, "
+                     f"chord barrier {r['chord_barrier']:.6g}")
+        bound = f"{r['d_max']:.6g}" if r["d_max"] is not None else "n/a (κΔ > 2)"
+        stdout.print(f"κ_max {r['kappa_max']:.6g}, Δ {r['delta']:.6g}, length {r['length']:.6g}; "
+                     f"chord deviation {r['deviation']:.6g} vs d_max {bound}"
+                     + ("" if r["bound_applies"] else " (hypotheses of the bound not met)"))
+
+    emit(result, fmt, human)
+
+
+@count_app.command("components")
+def components_cmd(
+    layers: Annotated[int, typer.Option("--layers", help="Number of weight matrices l (>= 2).")],
+    skip: Annotated[bool, typer.Option("--skip", help="Skip connection around the first l − 1 layers.")] = False,
+    width: Annotated[int, typer.Option("--width", help="Square width h = d = p (skip: only 1).")] = 1,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Connected components of a deep linear network's zero-loss set: {"value", "method"}."""
+    count = continuous.count_components(layers, skip=skip, width=width)
+    emit(count.to_dict(), fmt, lambda r: stdout.print(f"[bold]components[/bold] = {r['value']}  ({r['method']})",
+                                                      soft_wrap=True))

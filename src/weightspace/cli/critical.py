@@ -1,0 +1,184 @@
+"""weightspace hessian | critical split | saddle: thin shells over `weightspace.critical`.
+
+Importing this module registers the commands on the main `app`. Losses are computed in float64 on the
+training split of the dataset (the checkpoint's, or `--dataset`); classification data is fitted with the
+squared loss on one-hot targets unless `--loss cross-entropy` (which needs `--weight-decay` > 0 for a
+finite minimum).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import torch
+import typer
+
+from .. import critical
+from .. import data as data_mod
+from ..critical._units import model_for
+from ..errors import ConfigError
+from ..io import load_checkpoint, save_params
+from ..models import example_input
+from ..params import forward
+from . import app
+from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
+
+__all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd"]
+
+FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
+DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one recorded in the checkpoint).")]
+LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
+WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
+LOSSES = ("mse", "cross-entropy")
+
+critical_app = typer.Typer(help="Symmetry-induced critical points: function-preserving embeddings.",
+                           no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+
+def dataset_of(dataset: str | None, metadata: dict, *, loss: str = "mse",
+               weight_decay: float = 0.0) -> data_mod.Dataset:
+    """The float64 dataset named on the command line, else the checkpoint's (with its recorded options).
+
+    Classification becomes one-hot regression for loss "mse"; "cross-entropy" needs weight decay > 0.
+    """
+    if loss not in LOSSES:
+        raise ConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
+    name = dataset or metadata.get("dataset")
+    if name is None:
+        raise ConfigError("the checkpoint records no dataset; pass --dataset NAME")
+    options = {}
+    if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
+        options = metadata["dataset_meta"].get("options", {}) or {}
+    data = data_mod.load(name, dtype=torch.float64, **options)
+    if data.task == "classification":
+        if loss == "mse":
+            return critical.one_hot_regression(data)
+        if not weight_decay > 0:
+            raise ConfigError("--loss cross-entropy has no finite minimum without weight decay; pass --weight-decay "
+                              "(e.g. 1e-3) or use --loss mse")
+    return data
+
+
+def _params64(params: dict) -> dict:
+    return {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in params.items()}
+
+
+@app.command("hessian")
+def hessian_cmd(
+    checkpoint: CkptArg,
+    dataset: DatasetOpt = None,
+    top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
+    dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
+                                                        "when neither --top nor --dense is given).")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Write the spectrum plot (PNG) here.")] = None,
+    loss: LossOpt = "mse",
+    weight_decay: WdOpt = 0.0,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
+    if dense and top is not None:
+        raise ConfigError("give --dense or --top K, not both")
+    ckpt = load_checkpoint(checkpoint)
+    data = dataset_of(dataset, ckpt.metadata, loss=loss, weight_decay=weight_decay)
+    loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
+    point = critical.characterize(loss_fn, _params64(ckpt.params), top=top)
+    result = point.to_dict()
+    if plot is not None:
+        critical.plot_spectrum(point.spectrum, plot)
+        info(f"wrote {plot}")
+        result["plot"] = str(plot)
+
+    def human(r: dict) -> None:
+        stdout.print(f"loss {r['loss']:.6g}, |grad| {r['gradient_norm']:.3g}; "
+                     f"[bold]index {r['index']}, nullity {r['nullity']}[/bold], positive {r['positive']} "
+                     f"(threshold {r['threshold']:.3g}, {len(r['eigenvalues'])} of {r['dim']} eigenvalues)")
+        ev = r["eigenvalues"]
+        stdout.print("smallest: " + ", ".join(f"{v:.4g}" for v in ev[:6]))
+        stdout.print("largest: " + ", ".join(f"{v:.4g}" for v in r.get("largest_eigenvalues", ev)[-6:]))
+
+    emit(result, fmt, human)
+
+
+@critical_app.command("split")
+def split_cmd(
+    checkpoint: CkptArg,
+    layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
+    unit: Annotated[int, typer.Option(help="The unit to duplicate.")],
+    out: Annotated[Path, typer.Option(help="The new checkpoint file (.safetensors).")],
+    ratio: Annotated[float, typer.Option(help="λ: the unit keeps λ·a, the copy (appended last) (1 − λ)·a.")] = 0.5,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Duplicate a hidden unit (function preserved): writes the width-(r+1) checkpoint OUT."""
+    ckpt = load_checkpoint(checkpoint)
+    params, config = critical.split_neuron(ckpt.params, ckpt.config, layer, unit, ratio)
+    x = example_input(config, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    before = forward(model_for(ckpt.config), _params64(ckpt.params), x)
+    after = forward(model_for(config), _params64(params), x)
+    change = float((after - before).norm() / before.norm().clamp_min(1e-300))
+    meta = {**ckpt.metadata, "split": {"source": str(ckpt.path), "layer": layer, "unit": unit, "ratio": ratio}}
+    save_params(params, config, out, **meta)
+    result = {"out": str(out), "layer": layer, "unit": unit, "copy": config["widths"][layer] - 1, "ratio": ratio,
+              "widths": config["widths"], "relative_output_change": change}
+    emit(result, fmt, lambda r: stdout.print(
+        f"split unit {unit} of layer {layer} (λ = {ratio}): widths {r['widths']}, copy is unit {r['copy']}; "
+        f"relative output change {change:.2e}; wrote {out}"))
+
+
+def _units(text: str) -> tuple[int, int]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ConfigError(f"--units: expected two unit indices like 0,1, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@app.command("saddle")
+def saddle_cmd(
+    checkpoint: CkptArg,
+    layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
+    units: Annotated[str, typer.Option(help="The two units i,j that merge, e.g. 0,1.")],
+    dataset: DatasetOpt = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the path plot (PNG) here.")] = None,
+    points: Annotated[int, typer.Option(help="Points along the swap-symmetric path.")] = 21,
+    neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
+    loss: LossOpt = "mse",
+    weight_decay: WdOpt = 0.0,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """The permutation point of units i, j from a minimum: loss, gradient norm, index, nullity, the path."""
+    i, j = _units(units)
+    ckpt = load_checkpoint(checkpoint)
+    data = dataset_of(dataset, ckpt.metadata, loss=loss, weight_decay=weight_decay)
+    res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
+                                      weight_decay=weight_decay, points=points, neb=neb)
+    result = res.to_dict()
+    if plot is not None:
+        curves = {"θ → θ_pp → π_ij θ": res.path}
+        if res.band is not None:
+            critical.plot_band(res.band.positions, res.band.losses, plot, highest=res.band.highest, curves=curves,
+                               title=f"layer {layer}, units {i},{j}")
+        else:
+            critical.plot_chain(curves, plot, segments=2, reference=res.point.loss,
+                                title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
+        info(f"wrote {plot}")
+        result["plot"] = str(plot)
+
+    def human(r: dict) -> None:
+        stdout.print(f"minimum: loss {r['minimum']['loss']:.6g}, |grad| {r['minimum']['gradient_norm']:.3g}")
+        stdout.print(f"permutation point (layer {layer}, units {i},{j}): loss {r['loss']:.6g}, |grad| "
+                     f"{r['gradient_norm']:.3g}, [bold]index {r['index']}, nullity {r['nullity']}[/bold]")
+        p = r["plateau"]
+        stdout.print(f"plateau ({p['dim']} directions): loss spread {p['loss_spread']:.2g}, vᵀHv "
+                     f"{max(abs(q) for q in p['quadratic_forms']):.2g}, max ||Hv|| {max(p['hv_norms']):.2g}")
+        stdout.print(f"swap-symmetric path barrier: {r['path']['barrier']:.6g}")
+        if r["band"] is not None:
+            b = r["band"]
+            stdout.print(f"CI-NEB: {b['steps']} steps, converged {b['converged']}, climbing |grad| "
+                         f"{b['climbing_gradient_norm']:.3g}; saddle loss {b['saddle']['loss']:.6g}, "
+                         f"index {b['saddle']['index']}")
+
+    emit(result, fmt, human)
+
+
+app.add_typer(critical_app, name="critical", help="Symmetry-induced critical points (splitting embeddings).")
