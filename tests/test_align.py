@@ -66,6 +66,19 @@ def test_weight_matching_undoes_a_planted_permutation(name):
     assert _equal(weight_matching(sd, moved, spec).apply(moved), sd)
 
 
+def test_hand_written_attention_heads_are_matched():
+    from test_symmetry import HandWrittenAttention
+
+    torch.manual_seed(0)
+    model = HandWrittenAttention().double()
+    x = torch.randn(50, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    spec = spec_of(model, x[:2])
+    sd = model.state_dict()
+    moved = spec.sample(generator=torch.Generator().manual_seed(3), kinds=("permutation",)).apply(sd)
+    assert _equal(weight_matching(sd, moved, spec).apply(moved), sd)
+    assert _equal(activation_matching(model, sd, moved, x, spec).apply(moved), sd)
+
+
 @pytest.mark.parametrize("name", ["mlp", "vgg-bn", "transformer"])
 def test_activation_matching_undoes_a_planted_permutation(name):
     model = _model(PLANTED[name])

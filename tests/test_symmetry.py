@@ -99,6 +99,29 @@ class AttentionMLP(nn.Module):
         return self.fc2(F.gelu(self.fc1(h.mean(dim=1))))
 
 
+class HandWrittenAttention(nn.Module):
+    """Q/K/V projections reshaped into heads by hand, softmax(QK^T/sqrt(d)) V, then an MLP."""
+
+    def __init__(self, d=8, heads=2, sdpa=False):
+        super().__init__()
+        self.heads, self.sdpa = heads, sdpa
+        self.embed = nn.Linear(3, d)
+        self.q, self.k, self.v, self.o = (nn.Linear(d, d) for _ in range(4))
+        self.fc1 = nn.Linear(d, 6)
+        self.fc2 = nn.Linear(6, 2)
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        x = self.embed(x)
+        q, k, v = (f(x).view(b, n, self.heads, -1).transpose(1, 2) for f in (self.q, self.k, self.v))
+        if self.sdpa:
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            y = torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5, dim=-1) @ v
+        x = x + self.o(y.transpose(1, 2).reshape(b, n, -1))
+        return self.fc2(F.relu(self.fc1(x.mean(dim=1))))
+
+
 class Unsupported(nn.Module):
     def __init__(self):
         super().__init__()
@@ -116,6 +139,8 @@ CUSTOM = {
     "ln-residual-mlp": (LNResidualMLP, (3, 4)),
     "functional-cnn": (FunctionalCNN, (3, 2, 8, 8)),
     "attention-mlp": (AttentionMLP, (3, 5, 3)),
+    "hand-attention": (HandWrittenAttention, (3, 5, 3)),
+    "sdpa-attention": (lambda: HandWrittenAttention(sdpa=True), (3, 5, 3)),
     "unsupported": (Unsupported, (3, 4)),
 }
 
@@ -241,6 +266,16 @@ def test_attention_heads_are_blocks_with_shared_qk_dims():
     q2, k2 = moved["attn.in_proj_weight"][:e], moved["attn.in_proj_weight"][e:2 * e]
     assert not torch.equal(q2, q)
     assert torch.allclose(q2.T @ k2, q.T @ k, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["hand-attention", "sdpa-attention"])
+def test_hand_written_heads_are_factors(name):
+    _, _, spec = _case(name)
+    by = {f.name: f for f in spec.factors}
+    # queries and keys share their within-head dims; values get their own, all nested under one head factor
+    assert by["q.heads"].size == 2
+    assert by["q.dims"].parent == "q.heads" and by["v.dims"].parent == "q.heads"
+    assert ("k.weight", 0) in by["q.dims"].axes and ("o.weight", 1) in by["v.dims"].axes
 
 
 def test_unsupported_layer_is_reported_fixed_and_function_kept():

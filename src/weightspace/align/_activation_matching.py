@@ -3,7 +3,8 @@
 For each permutation factor, the activations of every layer producing its units are recorded on the
 same inputs for both networks; S[i, j] = Σ_layers corr(z_A,i, z_B,j). Residual-tied factors sum the
 statistics of all their producing layers. Attention heads are matched through their query/key and
-value projections with the block cost of weight matching.
+value projections with the block cost of weight matching; heads of hand-written attention (no
+`nn.MultiheadAttention` to record) are matched on their weights.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..params import check_finite, check_same_structure, forward
 from ..symmetry import FactorAction, GroupElement, Spec
 from ._alignment import Alignment
 from ._assignment import Solver, solve
+from ._weight_matching import _step_heads
 
 __all__ = ["activation_matching", "producers"]
 
@@ -134,8 +136,13 @@ def activation_matching(
                                                  zb[n].reshape(-1, zb[n].shape[-1]))
     actions: dict[str, FactorAction] = dict(spec.identity().actions)
     for f in spec.permutation_factors:
-        if f.name in children:
+        if f.name in children and f.name in heads_of:
             actions.update(_heads(spec, f.name, stats[heads_of[f.name]].correlation(), mha[heads_of[f.name]], solver))
+            continue
+        if f.name in children:  # hand-written attention: its heads are matched on their weights
+            new, _, _ = _step_heads(spec, f.name, children[f.name], [(reference, other)],
+                                    GroupElement(spec, actions), solver)
+            actions.update(new)
             continue
         layers = [n for n in prod.get(f.name, []) if n in stats]
         if not layers:

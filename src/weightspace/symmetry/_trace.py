@@ -66,7 +66,7 @@ class _Var:
     """A candidate unit group for one tensor dimension (union-find node)."""
 
     __slots__ = ("parent", "size", "birth", "order", "unit", "fixed", "removed", "source", "derived",
-                 "forced_zero", "nested_in", "name_hint")
+                 "forced_zero", "nested_in", "name_hint", "split")
 
     def __init__(self, size, birth, order, *, unit=False, derived=None, nested_in=None, name_hint=None):
         self.parent = self
@@ -80,6 +80,7 @@ class _Var:
         self.forced_zero = False  # fed into BatchNorm: its values are normalised away
         self.nested_in = nested_in
         self.name_hint = name_hint
+        self.split: tuple | None = None  # ((heads var, H), (dims var, d)) once a reshape splits this axis
 
 
 def _find(v: _Var) -> _Var:
@@ -140,6 +141,14 @@ class _Tracer:
         ra.fixed = ra.fixed or rb.fixed
         ra.removed |= rb.removed
         ra.unit = ra.unit or rb.unit
+        if rb.split is not None:
+            if ra.split is None:
+                ra.split = rb.split
+            elif [n for _, n in ra.split] != [n for _, n in rb.split]:
+                self.fix_var(ra, f"{where} ties axes split into heads of different sizes")
+            else:
+                for (x, _), (y, _) in zip(ra.split, rb.split, strict=True):
+                    self.union(x, y, where)
         if ra.nested_in is not None and rb.nested_in is not None:
             self.union(ra.nested_in, rb.nested_in, where)
 
@@ -486,6 +495,14 @@ class _Builder(_Tracer):
             return self.reshape(node, x)
         if t in ("transpose", torch.transpose, "permute", torch.permute, "t"):
             return self.transpose(node, x)
+        if t in (operator.matmul, torch.matmul, torch.bmm, "matmul", "bmm"):
+            return self.matmul(node, x, self.label(args[1]))
+        if t is F.scaled_dot_product_attention:
+            return self.dot_product_attention(node, [self.label(a) for a in args[:3]])
+        if t in (F.softmax, torch.softmax, "softmax"):
+            for v in self.vars_in(x):  # equivariant under permutations of every axis, not under scaling
+                self.remove(v, {"scale", "sign", "gl"})
+            return x
         if t in (torch.mean, "mean", torch.sum, "sum"):
             return self.reduce(node, x, linear=True)
         if t in (torch.amax, "amax"):
@@ -558,33 +575,101 @@ class _Builder(_Tracer):
             out.append(big)
         return out
 
+    def contract(self, da, db, where) -> None:
+        """Sum over a pair of axes (matmul): their units must be permuted together; no scaling survives."""
+        if [n for _, n in da] != [n for _, n in db] or any((a is None) != (b is None) for (a, _), (b, _) in
+                                                           zip(da, db, strict=True)):
+            for v in self.vars_in([da, db]):
+                self.fix_var(v, f"{where}: contracts a unit axis with a different axis")
+            return
+        for (a, _), (b, _) in zip(da, db, strict=True):
+            if a is not None:
+                self.union(a, b, where)
+
+    def broadcast_batch(self, dims_a, dims_b, where) -> list:
+        """Leading (batch) axes of a matmul: tied where both carry units, broadcast where one has size 1."""
+        n = max(len(dims_a), len(dims_b))
+        dims_a = [((None, 1),)] * (n - len(dims_a)) + list(dims_a)
+        dims_b = [((None, 1),)] * (n - len(dims_b)) + list(dims_b)
+        out = []
+        for da, db in zip(dims_a, dims_b, strict=True):
+            if math.prod(s for _, s in db) == 1 and not self.vars_in([db]):
+                out.append(da)
+            elif math.prod(s for _, s in da) == 1 and not self.vars_in([da]):
+                out.append(db)
+            else:
+                self.contract(da, db, where)
+                out.append(da)
+        return out
+
+    def matmul(self, node, a, b):
+        if a is None or b is None or len(a) < 2 or len(b) < 2:
+            raise _Unsupported("matmul with a vector or a non-tensor operand")
+        self.contract(a[-1], b[-2], node.name)
+        for v in self.vars_in(a) + self.vars_in(b):
+            self.remove(v, {"scale", "sign", "gl"})
+        return self.broadcast_batch(a[:-2], b[:-2], node.name) + [a[-2], b[-1]]
+
+    def dot_product_attention(self, node, qkv):
+        q, k, v = qkv
+        if q is None or k is None or v is None:
+            raise _Unsupported("scaled_dot_product_attention without query, key and value tensors")
+        self.contract(q[-1], k[-1], node.name)
+        batch = self.broadcast_batch(self.broadcast_batch(q[:-2], k[:-2], node.name), v[:-2], node.name)
+        for w in self.vars_in(q) + self.vars_in(k) + self.vars_in(v):
+            self.remove(w, {"scale", "sign", "gl"})
+        return batch + [q[-2], v[-1]]
+
     def scalar_op(self, node):
         labels = [self.label(a) for a in node.args if isinstance(a, torch.fx.Node)]
+        labels = [lab for lab in labels if lab is not None]  # traced sizes such as x.shape[-1] are numbers
         if len(labels) == 1:
             return labels[0]
         raise _Unsupported(f"{_name(node.target)} of two tensors (gating) is not supported")
+
+    def refine(self, pieces) -> list:
+        """Pieces with every split axis replaced by its (heads, dims) pieces."""
+        out = []
+        for v, n in pieces:
+            r = _find(v) if v is not None else None
+            out += self.refine(list(r.split)) if r is not None and r.split is not None else [(v, n)]
+        return out
+
+    def split_var(self, v: _Var, a: int, b: int, where: str) -> tuple:
+        """Split a unit axis of size a·b into a heads axis (a) and a per-head dims axis (b), row-major."""
+        r = _find(v)
+        base = r.name_hint or r.birth
+        heads = self.new_var(a, r.birth, unit=True, name_hint=f"{base}.heads")
+        dims = self.new_var(b, r.birth, unit=True, nested_in=heads, name_hint=f"{base}.dims")
+        for w in (heads, dims):
+            self.remove(w, {"scale", "sign", "gl"})
+        r.split = ((heads, a), (dims, b))
+        return r.split
 
     def reshape(self, node, x):
         shape_in = _shape(node.args[0]) if node.args else None
         shape_out = _shape(node)
         out: list = []
         for gi, go in _reshape_groups(shape_in, shape_out):
-            pieces = [p for i in gi for p in x[i] if p[1] != 1]
-            sizes = [shape_out[j] for j in go]
-            # split `pieces` into consecutive runs, one per output dim
-            k = 0
-            for s in sizes:
+            queue = self.refine([p for i in gi for p in x[i] if p[1] != 1])
+            for s in (shape_out[j] for j in go):
                 run, prod = [], 1
-                while prod < s and k < len(pieces):
-                    run.append(pieces[k])
-                    prod *= pieces[k][1]
-                    k += 1
-                if prod != s:
-                    live = [v for v, _ in pieces if v is not None and _find(v).fixed is None]
-                    if live:
-                        raise _Unsupported("a reshape splits a unit axis")
-                    run = [(None, s)] if not [v for v, _ in pieces if v is not None] else [(self._fixed_var(s), s)]
-                    k = len(pieces)
+                while prod < s and queue:
+                    v, n = queue.pop(0)
+                    if prod * n > s:  # the piece straddles this output axis: split it
+                        a = s // prod
+                        if s % prod or n % a:
+                            raise _Unsupported("a reshape splits a unit axis unevenly")
+                        if v is None:
+                            first, rest = (None, a), (None, n // a)
+                        elif _find(v).fixed is not None:
+                            first, rest = (self._fixed_var(a), a), (self._fixed_var(n // a), n // a)
+                        else:
+                            first, rest = self.split_var(v, a, n // a, node.name)
+                        queue.insert(0, rest)
+                        v, n = first
+                    run.append((v, n))
+                    prod *= n
                 out.append(tuple(run) if run else ((None, s),))
         return out
 
@@ -676,6 +761,8 @@ def _resolve(tr: _Builder, shapes: dict[str, tuple[int, ...]]) -> Spec:
         if root.nested_in is not None and _find(root.nested_in).fixed and root.fixed is None:
             root.fixed = "its attention heads are fixed"
 
+    for r in regs:
+        r.pieces = tuple(tr.refine(r.pieces))
     powers: dict[_Var, list] = {}
     for r in regs:
         for v, _ in r.pieces:
@@ -690,7 +777,7 @@ def _resolve(tr: _Builder, shapes: dict[str, tuple[int, ...]]) -> Spec:
     for root in sorted(members, key=lambda r: r.order):
         vs = members[root]
         units = sorted((v for v in vs if v.unit), key=lambda v: v.order)
-        if root.fixed is not None or not units or root not in powers:
+        if root.fixed is not None or root.split is not None or not units or root not in powers:
             continue
         base = units[0].name_hint or units[0].birth
         name, i = base, 1
