@@ -59,9 +59,9 @@ def factor_similarity(
                     continue
                 lead = (i, i + 1)
             for a, b in pairs:
-                ta = a[key].to(torch.float64)
-                tb = others._apply_tensor(key, b[key]).to(torch.float64)
-                m = unit_matrix(ta, axis, seg, lead) @ unit_matrix(tb, axis, seg, lead).T
+                ta, tb = a[key], others._apply_tensor(key, b[key])
+                # products in the networks' own precision, accumulated in float64
+                m = (unit_matrix(ta, axis, seg, lead) @ unit_matrix(tb, axis, seg, lead).T).to(torch.float64)
                 s = m if s is None else s + m
     return s
 

@@ -3,7 +3,7 @@
 maximise_π Σ_pairs Σ_tensors ⟨θ_A, π(θ_B)⟩. A first pass in forward order matches each factor on the
 tensors whose other factors are already matched (the input side); then each step fixes every factor
 but one and solves a linear assignment for it, visiting factors in random order until a full sweep
-improves nothing. With
+improves nothing (a factor none of whose neighbours moved since it was last solved is not solved again). With
 several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
 training trajectories or pruning sequences at once.
 """
@@ -36,6 +36,17 @@ def as_pairs(reference, other) -> list[tuple[Mapping[str, Tensor], Mapping[str, 
         check_finite(a, what="reference network")
         check_finite(b, what="network to align")
     return list(zip(refs, oths, strict=True))
+
+
+def _neighbours(spec: Spec) -> dict[str, set[str]]:
+    """Permutation factors sharing a tensor with each factor (head dims count as their heads)."""
+    top = {f.name: f.parent or f.name for f in spec.factors}
+    out: dict[str, set[str]] = {f.name: set() for f in spec.factors}
+    for entries in spec.table.values():
+        present = {top[p.factor] for e in entries if e for seg in e for p in seg.pieces if p.factor}
+        for f in present:
+            out[f] |= present - {f}
+    return out
 
 
 def _value(s: Tensor, perm: Tensor) -> float:
@@ -111,18 +122,33 @@ def weight_matching(
         if f.parent is not None:
             children.setdefault(f.parent, []).append(f.name)
     names = [f.name for f in spec.permutation_factors]
+    neighbours = _neighbours(spec)
+    fresh: set[str] = set()  # solved with every tensor in view, and no neighbour has moved since
+
+    def moved(name: str) -> None:
+        fresh.difference_update(neighbours[name])
+        fresh.add(name)
+
     if init is None:
         # forward pass: match each factor on the tensors whose other factors are already matched
         for i, name in enumerate(names):
-            if name not in children:
-                action, _, _ = _step_plain(spec, name, pairs, element, solver, skip=frozenset(names[i + 1:]))
+            if name in children:
+                continue
+            later = frozenset(names[i + 1:]) & neighbours[name]
+            action, _, _ = _step_plain(spec, name, pairs, element, solver, skip=later)
+            if not torch.equal(action.perm, element.actions[name].perm):
                 element = GroupElement(spec, {**element.actions, name: action})
+                fresh.difference_update(neighbours[name])
+            if not later:
+                fresh.add(name)
     history = [objective(pairs, element)]
     it = 0
     for it in range(1, max_iter + 1):
         improved = False
         for i in torch.randperm(len(names), generator=gen).tolist():
             name = names[i]
+            if name in fresh:  # its assignment problem is unchanged: the current permutation solves it
+                continue
             if name in children:
                 new, old_v, new_v = _step_heads(spec, name, children[name], pairs, element, solver)
             else:
@@ -131,6 +157,9 @@ def weight_matching(
             if new_v > old_v + tol * max(1.0, abs(old_v)):
                 element = GroupElement(spec, {**element.actions, **new})
                 improved = True
+                moved(name)
+            else:
+                fresh.add(name)
         history.append(objective(pairs, element))
         if callback is not None:
             callback(it, history[-1])
