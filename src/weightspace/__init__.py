@@ -4,7 +4,7 @@ Symmetry groups are derived from a model as data (`spec_of`), act exactly on par
 drive alignment, barriers, critical-point constructions and counts.
 """
 
-from . import align, connectivity, continuous, counting, data, models, paths
+from . import align, connectivity, continuous, counting, data, hessian, models, paths
 from .errors import (
     ArchitectureMismatch,
     CheckpointError,
@@ -24,6 +24,6 @@ __version__ = "0.1.0"
 __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align", "connectivity",
-    "continuous", "counting", "data", "evaluate", "load", "load_checkpoint", "models", "paths", "save", "save_params",
+    "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "save", "save_params",
     "spec_of", "train",
 ]

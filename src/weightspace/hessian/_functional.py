@@ -6,7 +6,7 @@ floating tensor in `params`; exclude buffers such as BatchNorm running statistic
 as `loss_of` does). The other entries of `params` are held fixed.
 
 HVPs are reverse-over-reverse, H v = ∇_θ ⟨∇_θ L(θ), v⟩, which was faster than forward-over-reverse
-(`jvp` of `grad`) on CPU for single products and for `vmap`-ed batches (bench/hessian.md). Repeated
+(`jvp` of `grad`) on CPU for single products and no slower under `vmap` (bench/hessian.md). Repeated
 products at one point (Lanczos, power iteration, Hutchinson, the dense Hessian) linearise the
 gradient once with `torch.func.vjp` and reuse it: H v = vjp(∇L, θ)(v), valid because H is symmetric.
 """

@@ -19,7 +19,7 @@ from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 from torch import Tensor
 
 from ..errors import ConfigError
-from ._functional import LossFn, _Operator
+from ._functional import LossFn, _Operator, select_keys
 
 __all__ = ["lanczos", "power_iteration", "WHICH"]
 
@@ -30,9 +30,12 @@ def _generator(generator: torch.Generator | None) -> torch.Generator:
     return generator if generator is not None else torch.Generator().manual_seed(0)
 
 
-def _check_k(k: int, n: int, where: str, hint: str) -> None:
+def _check_k(k: int, params: Mapping[str, Tensor], keys: Sequence[str] | None, where: str) -> None:
+    """0 < k < n, checked before any derivative is taken."""
+    n = sum(params[key].numel() for key in select_keys(params, keys, where=where))
     if isinstance(k, bool) or not isinstance(k, int) or not 0 < k < n:
-        raise ConfigError(f"{where}: k must be an int with 0 < k < n = {n}, got {k!r}; {hint}")
+        raise ConfigError(f"{where}: k must be an int with 0 < k < n = {n}, got {k!r}; for all eigenvalues use "
+                          "torch.linalg.eigvalsh(dense_hessian(...))")
 
 
 def _check_tol(tol: float, where: str) -> None:
@@ -57,8 +60,8 @@ def lanczos(loss_fn: LossFn, params: Mapping[str, Tensor], k: int = 10, *, which
     if which not in WHICH:
         raise ConfigError(f"lanczos: unknown which={which!r}; choose one of {', '.join(WHICH)}")
     _check_tol(tol, "lanczos")
+    _check_k(k, params, keys, "lanczos")
     op = _Operator(loss_fn, params, keys, "lanczos")
-    _check_k(k, op.n, "lanczos", "for all eigenvalues use torch.linalg.eigvalsh(dense_hessian(...))")
     v0 = torch.randn(op.n, generator=_generator(generator), dtype=torch.float64)
 
     def matvec(x: np.ndarray) -> np.ndarray:
@@ -93,8 +96,8 @@ def power_iteration(loss_fn: LossFn, params: Mapping[str, Tensor], k: int = 10, 
     _check_tol(tol, "power_iteration")
     if isinstance(maxiter, bool) or not isinstance(maxiter, int) or maxiter <= 0:
         raise ConfigError(f"power_iteration: maxiter must be a positive int, got {maxiter!r}")
+    _check_k(k, params, keys, "power_iteration")
     op = _Operator(loss_fn, params, keys, "power_iteration")
-    _check_k(k, op.n, "power_iteration", "for all eigenvalues use torch.linalg.eigvalsh(dense_hessian(...))")
     gen = _generator(generator)
     found = torch.empty(op.n, 0, dtype=torch.float64, device=op.device)  # (n, i) orthonormal
     values: list[float] = []
