@@ -24,6 +24,6 @@ __version__ = "0.1.0"
 __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align", "connectivity",
-    "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "save", "save_params",
-    "spec_of", "train",
+    "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "save",
+    "save_params", "spec_of", "train",
 ]
