@@ -37,6 +37,18 @@ class Checkpoint:
     path: Path | None = None
     masks: Params | None = None
 
+    def dataset(self, name: str | None = None, **options):
+        """The dataset this network was trained on (rebuilt from the metadata), or the one named."""
+        from .data import load as load_data
+
+        recorded = self.metadata.get("dataset")
+        name = name or recorded
+        if name is None:
+            raise ConfigError(f"{self.path} records no dataset; name one (--dataset NAME)")
+        if name == recorded and isinstance(self.metadata.get("dataset_meta"), dict):
+            options = {**(self.metadata["dataset_meta"].get("options") or {}), **options}
+        return load_data(name, **options)
+
     def module(self) -> nn.Module:
         """Rebuild the model from its config and load the parameters (eval mode)."""
         from .models import build

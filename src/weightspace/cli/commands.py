@@ -23,17 +23,6 @@ FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
 CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
 
 
-def dataset_for(dataset: str | None, metadata: dict) -> data_mod.Dataset:
-    """The dataset named on the command line, else the one recorded in the checkpoint."""
-    name = dataset or metadata.get("dataset")
-    if name is None:
-        raise ConfigError("the checkpoint records no dataset; pass --dataset NAME")
-    options = {}
-    if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
-        options = metadata["dataset_meta"].get("options", {}) or {}
-    return data_mod.load(name, **options)
-
-
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="Run directory: final.safetensors, step-*.safetensors, metrics.json.")],
@@ -103,7 +92,7 @@ def eval_cmd(
 ) -> None:
     """Loss and accuracy of a checkpoint on a dataset split: {split, loss, accuracy, error}."""
     ckpt = load_checkpoint(checkpoint)
-    result = evaluate(ckpt.module(), dataset_for(dataset, ckpt.metadata), split)
+    result = evaluate(ckpt.module(), ckpt.dataset(dataset), split)
     emit(result, fmt)
 
 

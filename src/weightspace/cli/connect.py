@@ -16,7 +16,6 @@ from ..models import example_input
 from ..symmetry import spec_of
 from . import app
 from ._common import FORMAT_OPTION_HELP, Format, emit, progress_bar, stdout
-from .commands import dataset_for
 
 FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
 DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the first checkpoint's).")]
@@ -47,7 +46,7 @@ def align(
         raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
     ca, cb = _load_same([a, b])
     model = ca.module()
-    data = dataset_for(dataset, ca.metadata) if method != "weight" else None
+    data = ca.dataset(dataset) if method != "weight" else None
     with progress_bar(fmt == Format.human) as bar:
         alignment = align_pair(method, model, ca.params, cb.params, data=data,
                                callback=lambda e: bar("learned matching", e))
@@ -77,7 +76,7 @@ def barrier(
         raise ConfigError("choose one of --reset-bn and --repair")
     ca, cb = _load_same([a, b])
     model = ca.module()
-    data = dataset_for(dataset, ca.metadata)
+    data = ca.dataset(dataset)
     renormalize = "reset-bn" if reset_bn else "repair" if repair else "none"
     with progress_bar(fmt == Format.human) as bar:
         result = linear_barrier(model, ca.params, cb.params, data, align=align, points=points, split=split,

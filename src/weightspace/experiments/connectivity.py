@@ -61,7 +61,7 @@ def trajectory_barriers(
     ckpts = [(load_checkpoint(seq_a[k]), load_checkpoint(seq_b[k])) for k in labels]
     first = ckpts[0][0]
     model = first.module()
-    data = load_data(dataset or first.metadata["dataset"], **first.metadata.get("dataset_meta", {}).get("options", {}))
+    data = first.dataset(dataset)
     spec = spec_of(model, example_input(model.config))
     final = weight_matching(ckpts[-1][0].params, ckpts[-1][1].params, spec)
     series: dict[str, list[float]] = {"final_permutation": [], "per_step": [], "naive": []}
