@@ -23,7 +23,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from . import commands, connect, continuous  # noqa: F401  (importing registers the commands on `app`)
+    from . import commands, connect, continuous, critical  # noqa: F401  (importing registers the commands)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,7 +18,7 @@ from .. import critical
 from .. import data as data_mod
 from ..critical._units import model_for
 from ..errors import ConfigError
-from ..io import load_checkpoint, save_params
+from ..io import Checkpoint, load_checkpoint, save_params
 from ..models import example_input
 from ..params import forward
 from . import app
@@ -37,21 +37,15 @@ critical_app = typer.Typer(help="Symmetry-induced critical points: function-pres
                            no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
-def dataset_of(dataset: str | None, metadata: dict, *, loss: str = "mse",
+def dataset_of(ckpt: Checkpoint, dataset: str | None = None, *, loss: str = "mse",
                weight_decay: float = 0.0) -> data_mod.Dataset:
-    """The float64 dataset named on the command line, else the checkpoint's (with its recorded options).
+    """The float64 dataset named on the command line, else the checkpoint's (`Checkpoint.dataset`).
 
     Classification becomes one-hot regression for loss "mse"; "cross-entropy" needs weight decay > 0.
     """
     if loss not in LOSSES:
         raise ConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
-    name = dataset or metadata.get("dataset")
-    if name is None:
-        raise ConfigError("the checkpoint records no dataset; pass --dataset NAME")
-    options = {}
-    if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
-        options = metadata["dataset_meta"].get("options", {}) or {}
-    data = data_mod.load(name, dtype=torch.float64, **options)
+    data = ckpt.dataset(dataset, dtype=torch.float64)
     if data.task == "classification":
         if loss == "mse":
             return critical.one_hot_regression(data)
@@ -81,7 +75,7 @@ def hessian_cmd(
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
     ckpt = load_checkpoint(checkpoint)
-    data = dataset_of(dataset, ckpt.metadata, loss=loss, weight_decay=weight_decay)
+    data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
     point = critical.characterize(loss_fn, _params64(ckpt.params), top=top)
     result = point.to_dict()
@@ -149,7 +143,7 @@ def saddle_cmd(
     """The permutation point of units i, j from a minimum: loss, gradient norm, index, nullity, the path."""
     i, j = _units(units)
     ckpt = load_checkpoint(checkpoint)
-    data = dataset_of(dataset, ckpt.metadata, loss=loss, weight_decay=weight_decay)
+    data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
                                       weight_decay=weight_decay, points=points, neb=neb)
     result = res.to_dict()

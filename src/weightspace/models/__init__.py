@@ -80,10 +80,11 @@ def example_input(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """A standard normal input of shape (batch, *input_shape) for `config`'s model."""
+    """A standard normal input of shape (batch, *input_shape); drawn from `generator` (default: seed 0)."""
     full = normalize_config(config)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
         raise ConfigError(f"example_input: `batch` must be an int >= 0, got {batch!r}")
     if not dtype.is_floating_point:
         raise ConfigError(f"example_input: `dtype` must be a floating point dtype, got {dtype}")
-    return torch.randn(batch, *full["input_shape"], generator=generator, dtype=dtype)
+    gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    return torch.randn(batch, *full["input_shape"], generator=gen, dtype=dtype)
