@@ -1,6 +1,6 @@
 """Reproductions of Simsek et al. 2021 (section 1) and Brea et al. 2019 (section 2) of PAPERS.md.
 
-    python -m weightspace.critical.reproduce --out docs/results/critical
+    python -m weightspace.experiments.critical_claims --out docs/results/critical
 
 Claims tested, one section each (every number is measured here, float64, one CPU thread, no GPU):
   1. nine_segment — teacher r* = 3, student m = 4: two permuted global minima (the teacher plus a zero-type
@@ -34,11 +34,7 @@ import torch
 
 from .. import counting
 from .._files import write_json
-from ..data import Dataset, load
-from ..evaluate import evaluate
-from ..models import normalize_config
-from ..paths import evaluate_path
-from . import (
+from ..critical import (
     add_zero_neuron,
     characterize,
     fit_student,
@@ -61,7 +57,11 @@ from . import (
     transposition,
     zero_form,
 )
-from ._units import model_for
+from ..critical._units import model_for
+from ..data import Dataset, load
+from ..evaluate import evaluate
+from ..models import normalize_config
+from ..paths import evaluate_path
 
 DT = torch.float64
 LAMBDAS = [round(-1.0 + 0.1 * k, 10) for k in range(31)]
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
         (out / "README.md").write_text(readme(results))
         return results
     torch.set_num_threads(1)  # these networks are tiny; one thread is fastest and deterministic
-    results: dict = {"command": "python -m weightspace.critical.reproduce --out " + str(out),
+    results: dict = {"command": "python -m weightspace.experiments.critical_claims --out " + str(out),
                      "code_version": _git(), "torch": torch.__version__, "python": platform.python_version(),
                      "machine": platform.machine(), "threads": 1, "sections": {}, "seconds": {}}
     sections = [("nine_segment", lambda: nine_segment(out)), ("split_line", lambda: split_line(out)),

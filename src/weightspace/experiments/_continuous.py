@@ -1,7 +1,7 @@
 """The reproductions behind docs/results/continuous: one function per claim, each returning JSON-able results.
 
 Every function takes explicit seeds, builds its data and networks in float64, and writes its figure(s) under
-`out`; `weightspace.continuous.reproduce` runs them all and writes results.json and README.md.
+`out`; `weightspace.experiments.continuous_claims` runs them all and writes results.json and README.md.
 """
 
 from __future__ import annotations
@@ -14,24 +14,31 @@ import torch
 from safetensors.torch import save_file
 
 from .._files import atomic_path
+from ..continuous._bound import orbit_report
+from ..continuous._cells import count_cells
+from ..continuous._components import count_components
+from ..continuous._data import LINEAR_TEACHER, linear_teacher, scalar_data
+from ..continuous._gl import sample_element
+from ..continuous._grid import count_by_grid
+from ..continuous._linear import (
+    component_label,
+    linear_config,
+    linear_minimum,
+    random_minimum,
+    singular_loss_floor,
+    teacher_of,
+)
+from ..continuous._orbit import orbit_curve, random_generators, rotation_generator
+from ..continuous._path_search import count_by_path_search
+from ..continuous._permutation import permutation_connection
+from ..continuous._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
+from ..continuous._rescaling import homogeneous_teacher, rescaling_barrier
+from ..continuous._string import minimum_energy_path
 from ..evaluate import evaluate
 from ..io import save_params
 from ..models import build, example_input
 from ..params import forward
 from ..symmetry import spec_of
-from ._bound import orbit_report
-from ._cells import count_cells
-from ._components import count_components
-from ._data import LINEAR_TEACHER, linear_teacher, scalar_data
-from ._gl import sample_element
-from ._grid import count_by_grid
-from ._linear import component_label, linear_config, linear_minimum, random_minimum, singular_loss_floor, teacher_of
-from ._orbit import orbit_curve, random_generators, rotation_generator
-from ._path_search import count_by_path_search
-from ._permutation import permutation_connection
-from ._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
-from ._rescaling import homogeneous_teacher, rescaling_barrier
-from ._string import minimum_energy_path
 
 __all__ = ["CLAIMS", "reproduce_components", "reproduce_orbits", "reproduce_permutation", "reproduce_rescaling"]
 

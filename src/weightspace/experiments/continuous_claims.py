@@ -1,6 +1,6 @@
 """Reproduce the continuous-symmetry claims (Zhao et al. 2025, PAPERS.md §4): results.json, figures, README.md.
 
-    python -m weightspace.continuous.reproduce --out docs/results/continuous
+    python -m weightspace.experiments.continuous_claims --out docs/results/continuous
 
 Claims: orbit curves keep the loss while their chord rises and stays within d_max; component counts of deep
 linear minima (2^(l−1); with the skip, measured); rescaling barriers follow the closed form and vanish after
@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from .._files import atomic_path, write_json
-from ._reproduce import CLAIMS, fmt
+from ._continuous import CLAIMS, fmt
 
-COMMAND = "python -m weightspace.continuous.reproduce --out docs/results/continuous"
+COMMAND = "python -m weightspace.experiments.continuous_claims --out docs/results/continuous"
 
 
 def _commit() -> str | None:
