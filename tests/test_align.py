@@ -244,3 +244,18 @@ def test_path_evaluation_costs_one_forward_pass_per_point():
     a = model.state_dict()
     evaluate_path(model, linear_path(a, a), data, points=7)
     assert len(calls) == 7
+
+
+@pytest.mark.parametrize("config", [{"name": "mlp", "widths": [32, 16]},
+                                    {"name": "vgg", "input_shape": [1, 8, 8], "channels": [8, "M", 8], "hidden": [16]}],
+                         ids=["mlp", "vgg-bn"])
+def test_trained_model_and_its_permuted_copy_align_back(config):
+    model = ws.train(config, "digits", epochs=1, batch_size=128, seed=0).model
+    x = example_input(model.config)
+    spec = spec_of(model, x)
+    sd = model.state_dict()
+    moved = spec.sample(generator=torch.Generator().manual_seed(11), kinds=("permutation",)).apply(sd)
+    assert _equal(weight_matching(sd, moved, spec).apply(moved), sd)
+    data = ws.data.load("digits")
+    xs = data.x_train[:300].reshape(300, *model.config["input_shape"])
+    assert _equal(activation_matching(model, sd, moved, xs, spec).apply(moved), sd)
