@@ -259,3 +259,16 @@ def test_trained_model_and_its_permuted_copy_align_back(config):
     data = ws.data.load("digits")
     xs = data.x_train[:300].reshape(300, *model.config["input_shape"])
     assert _equal(activation_matching(model, sd, moved, xs, spec).apply(moved), sd)
+
+
+def test_activation_matching_of_attention_heads_and_output_projection():
+    from test_symmetry import AttentionMLP
+
+    torch.manual_seed(0)
+    model = AttentionMLP().double()
+    x = torch.randn(100, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    spec = spec_of(model, x[:2])
+    assert "attn.out_proj" in {f.name for f in spec.factors}
+    sd = model.state_dict()
+    moved = spec.sample(generator=torch.Generator().manual_seed(4), kinds=("permutation",)).apply(sd)
+    assert _equal(activation_matching(model, sd, moved, x, spec).apply(moved), sd)

@@ -97,3 +97,13 @@ def test_nan_weights_are_refused_and_nothing_is_left_behind(tmp_path):
               metadata={"format": "weightspace/1", "config": json.dumps(model.config), "metadata": "{}"})
     with pytest.raises(NonFiniteError, match="NaN"):
         ws.load(tmp_path / "nan.safetensors")
+
+
+def test_float64_checkpoints_keep_their_precision(tmp_path):
+    model = build(CONFIGS[0]).double()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    ws.save(model, tmp_path / "m.safetensors")
+    loaded = ws.load(tmp_path / "m.safetensors")
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())

@@ -319,3 +319,62 @@ def test_bad_element_input():
         spec.sample(generator=torch.Generator(), kinds=("rotation",))
     with pytest.raises(SymmetryError):
         spec.identity().apply({"layers.0.weight": torch.zeros(7, 5)})
+
+
+class DictOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 6), nn.Linear(6, 3)
+
+    def forward(self, x):
+        return {"y": self.b(torch.relu(self.a(x)))}
+
+
+class SizeOneChannel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c, self.l = nn.Conv2d(1, 1, 3), nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.l(torch.flatten(torch.relu(self.c(x)), 1))
+
+
+class SplitOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 8)
+
+    def forward(self, x):
+        y = self.a(x)
+        _ = y.view(-1, 2, 4)
+        return y
+
+
+class Reciprocal(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 6), nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.b(1.0 / self.a(x))
+
+
+@pytest.mark.parametrize("cls, shape", [(DictOutput, (5, 4)), (SizeOneChannel, (5, 1, 4, 4)), (SplitOutput, (5, 4)),
+                                        (Reciprocal, (5, 4))], ids=lambda v: getattr(v, "__name__", ""))
+@torch.no_grad()
+def test_corner_cases_keep_the_function(cls, shape):
+    torch.manual_seed(0)
+    model = cls().double()
+    x = torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) + 3.0
+    spec = spec_of(model, x)
+    for seed in range(5):
+        moved = spec.sample(generator=torch.Generator().manual_seed(seed)).apply(model.state_dict())
+        out, ref = forward(model, moved, x), model(x)
+        if isinstance(ref, dict):
+            out, ref = out["y"], ref["y"]
+        assert _max_rel(out, ref) <= TOL
+    kinds = {f.name: set(f.kinds) for f in spec.factors}
+    if cls is Reciprocal:
+        assert kinds == {"a": {"permutation", "sign"}}
+    if cls is DictOutput:
+        assert set(kinds) == {"a"}

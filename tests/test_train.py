@@ -54,3 +54,13 @@ def test_bad_hyperparameters(kwargs):
 def test_unknown_dataset():
     with pytest.raises(DataError, match="unknown"):
         ws.train(SMALL, "imagenet")
+
+
+def test_plain_modules_train_but_cannot_be_saved_as_runs(tmp_path):
+    from torch import nn
+
+    module = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10))
+    assert ws.train(module, "digits", epochs=1).metrics["config"] is None
+    with pytest.raises(ConfigError, match="config"):
+        ws.train(nn.Sequential(nn.Linear(64, 10)), "digits", epochs=1, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -23,6 +23,8 @@ def criterion(task: str, output: Tensor, target: Tensor) -> Tensor:
     """Mean cross-entropy (classification) or mean squared error summed over outputs (regression)."""
     if task == "classification":
         return F.cross_entropy(output, target)
+    if target.shape != output.shape and target.numel() == output.numel():
+        target = target.reshape(output.shape)  # (B,) targets for (B, 1) outputs: no broadcasting to (B, B)
     diff = (output - target).reshape(len(output), -1)
     return (diff * diff).sum(dim=1).mean()
 

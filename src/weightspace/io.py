@@ -53,9 +53,9 @@ class Checkpoint:
         """Rebuild the model from its config and load the parameters (eval mode)."""
         from .models import build
 
-        model = build(self.config)
+        model = build(self.config).to(_dtype_of(self.params))  # the precision of the stored weights
         model.load_state_dict(self.params, strict=True)
-        return model.to(_dtype_of(self.params)).eval()
+        return model.eval()
 
 
 def _dtype_of(params: Params) -> torch.dtype:

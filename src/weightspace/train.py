@@ -118,6 +118,9 @@ def train(
             module = build(config)
     else:
         module = model
+        if out is not None and not isinstance(getattr(module, "config", None), dict):
+            raise ConfigError("train: saving a run needs a model built by weightspace.models.build (it carries "
+                              "its config); pass the config dict instead")
     module = module.to(device=device, dtype=dtype)
     run_dir = Path(out) if out is not None else None
     meta = {"dataset": dataset.name, "dataset_meta": dataset.meta, "task": dataset.task, "seed": seed}
@@ -185,7 +188,7 @@ def train(
         "test": evaluate(module, dataset, "test"),
         "steps": step,
         "history": history,
-        "config": module.config,
+        "config": getattr(module, "config", None),
         **meta,
         "hyperparameters": {
             "epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,

@@ -79,6 +79,7 @@ def _units(module: nn.Module, out: Tensor) -> Tensor:
 
 
 def _record(model, names, params, x) -> dict[str, Tensor]:
+    """Unit activations of the named layers; for attention: its q, k, v projections and its output."""
     acts: dict[str, Tensor] = {}
     handles = []
     mods = dict(model.named_modules())
@@ -86,10 +87,19 @@ def _record(model, names, params, x) -> dict[str, Tensor]:
         m = mods[name]
         if isinstance(m, nn.MultiheadAttention):
             def pre(mod, args, kwargs, name=name):
-                q = args[0] if args else kwargs["query"]
-                acts[name] = nn.functional.linear(q, mod.in_proj_weight, mod.in_proj_bias)
+                e = mod.embed_dim
+                inputs = list(args) + [kwargs.get(k) for k in ("query", "key", "value") if k in kwargs]
+                bias = mod.in_proj_bias if mod.in_proj_bias is not None else [None] * 3
+                for i, tag in enumerate("qkv"):
+                    w, b = mod.in_proj_weight[i * e:(i + 1) * e], None if bias[0] is None else bias[i * e:(i + 1) * e]
+                    acts[f"{name}:{tag}"] = _units(mod, nn.functional.linear(inputs[i], w, b))
+
+            def post(mod, args, output, name=name):  # out_proj is applied inside the functional kernel
+                acts[f"{name}.out_proj"] = _units(mod, output[0])
+
             handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
-        else:
+            handles.append(m.register_forward_hook(post))
+        elif not (name.endswith(".out_proj") and isinstance(mods.get(name.rsplit(".", 1)[0]), nn.MultiheadAttention)):
             handles.append(m.register_forward_hook(lambda mod, i, o, name=name: acts.__setitem__(name, _units(mod, o))))
     try:
         forward(model, params, x)
@@ -130,14 +140,14 @@ def activation_matching(
     for i in range(0, len(inputs), batch_size):
         xb = inputs[i:i + batch_size].to(ref.device, ref.dtype)
         za, zb = _record(model, names, reference, xb), _record(model, names, other, xb)
-        for n in names:
-            if n in za:
-                stats.setdefault(n, _Stats()).add(za[n].reshape(-1, za[n].shape[-1]),
-                                                 zb[n].reshape(-1, zb[n].shape[-1]))
+        for n in za:
+            stats.setdefault(n, _Stats()).add(za[n], zb[n])
     actions: dict[str, FactorAction] = dict(spec.identity().actions)
     for f in spec.permutation_factors:
         if f.name in children and f.name in heads_of:
-            actions.update(_heads(spec, f.name, stats[heads_of[f.name]].correlation(), mha[heads_of[f.name]], solver))
+            layer = heads_of[f.name]
+            corr = {tag: stats[f"{layer}:{tag}"].correlation() for tag in "qkv"}
+            actions.update(_heads(spec, f.name, corr, mha[layer], solver))
             continue
         if f.name in children:  # hand-written attention: its heads are matched on their weights
             new, _, _ = _step_heads(spec, f.name, children[f.name], [(reference, other)],
@@ -153,11 +163,11 @@ def activation_matching(
 
 
 def _heads(spec, name, corr, mha, solver) -> dict[str, FactorAction]:
-    """Block cost over heads from the correlation of the packed q|k|v projections (3E × 3E)."""
+    """Block cost over heads from the correlations of the q, k and v projections (E × E each)."""
     e, h = mha.embed_dim, mha.num_heads
     d = e // h
-    qk = corr[:e, :e] + corr[e:2 * e, e:2 * e]
-    v = corr[2 * e:, 2 * e:]
+    qk = corr["q"] + corr["k"]
+    v = corr["v"]
     cost = torch.zeros(h, h, dtype=torch.float64)
     inner = {}
     for tag, s in (("qk", qk), ("v", v)):

@@ -76,6 +76,8 @@ def auction_solver(similarity: Tensor, *, eps_final: float | None = None, max_ro
             owner[objects] = new_rows
             assigned[new_rows] = objects
             prices[objects] = win_bid[objects]
+        if (assigned < 0).any():  # the round limit ran out: fall back to the exact CPU solver
+            return scipy_solver(similarity)
         if eps <= eps_final:
             return assigned
         eps = max(eps / 7, eps_final)

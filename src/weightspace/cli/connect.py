@@ -51,7 +51,9 @@ def align(
         alignment = align_pair(method, model, ca.params, cb.params, data=data,
                                callback=lambda e: bar("learned matching", e))
     aligned = alignment.apply(cb.params)
-    save_params(aligned, cb.config, out, **{**cb.metadata, "aligned_to": str(ca.path), "align_method": method})
+    masks = {k: alignment.element.apply_to(k, m) for k, m in cb.masks.items()} if cb.masks else None
+    save_params(aligned, cb.config, out, masks=masks,
+                **{**cb.metadata, "aligned_to": str(ca.path), "align_method": method})
     emit({"out": str(out), "method": method, "iterations": alignment.iterations,
           "objective": list(alignment.objective)}, fmt)
 

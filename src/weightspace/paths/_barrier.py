@@ -51,6 +51,9 @@ def barrier(alphas: Sequence[float], values: Sequence[float], *, definition: str
         raise ConfigError(f"barrier: unknown definition {definition!r}; choose one of {', '.join(DEFINITIONS)}")
     if len(alphas) != len(values) or len(alphas) < 2:
         raise ConfigError("barrier: need at least two points with one value each")
+    if alphas[0] != 0 or alphas[-1] != 1:
+        raise ConfigError(f"barrier: the curve must start at α = 0 and end at α = 1 (its endpoints), got "
+                          f"{alphas[0]} .. {alphas[-1]}")
     a0, a1 = alphas[0], alphas[-1]
     l0, l1 = values[0], values[-1]
     gaps = []

@@ -173,11 +173,11 @@ class GroupElement:
                     coeff = coeff * act.coeff[g] ** p.power
             index = index + old * stride
             new_parent_idx = g
-        src = t.narrow(axis, seg.start, length).index_select(axis, index)
+        src = t.narrow(axis, seg.start, length).index_select(axis, index.to(t.device))
         if not torch.all(coeff == 1):
             shape = [1] * t.ndim
             shape[axis] = length
-            src = src * coeff.to(t.dtype).reshape(shape)
+            src = src * coeff.to(t.device, t.dtype).reshape(shape)
         out = t.clone()
         out.narrow(axis, seg.start, length).copy_(src)
         return out
@@ -186,9 +186,9 @@ class GroupElement:
 def _apply_matrix(t: Tensor, axis: int, seg, g: Tensor, power: int) -> Tensor:
     block = t.narrow(axis, seg.start, seg.stop - seg.start).movedim(axis, -1)
     if power == 1:
-        new = block @ g.to(t.dtype).T
+        new = block @ g.to(t.device, t.dtype).T
     elif power == -1:
-        new = block @ torch.linalg.inv(g).to(t.dtype)
+        new = block @ torch.linalg.inv(g).to(t.device, t.dtype)
     else:
         raise SymmetryError(f"a GL element cannot act with power {power}")
     out = t.clone()

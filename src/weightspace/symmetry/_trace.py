@@ -290,9 +290,9 @@ class _Builder(_Tracer):
         if node.op == "placeholder":
             shape = _shape(node)
             return [((None, n),) for n in shape] if shape is not None else None
-        if node.op == "output":
-            self.fix_label(self.label(node.args[0]) if not isinstance(node.args[0], tuple | list)
-                           else [d for a in node.args[0] for d in (self.label(a) or [])], "network output")
+        if node.op == "output":  # whatever the outputs are nested in (tuples, dicts), their axes stay put
+            for arg in node.all_input_nodes:
+                self.fix_label(self.labels.get(arg), "network output")
             return None
         if node.op == "get_attr":
             return self.get_attr(node)
@@ -624,6 +624,11 @@ class _Builder(_Tracer):
         labels = [self.label(a) for a in node.args if isinstance(a, torch.fx.Node)]
         labels = [lab for lab in labels if lab is not None]  # traced sizes such as x.shape[-1] are numbers
         if len(labels) == 1:
+            divisor = len(node.args) > 1 and isinstance(node.args[1], torch.fx.Node) and \
+                self.label(node.args[1]) is not None
+            if node.target in (operator.truediv, torch.div, "div") and divisor:  # c / x: odd, homogeneous of degree -1
+                for v in self.vars_in(labels[0]):
+                    self.remove(v, {"scale", "gl"})
             return labels[0]
         raise _Unsupported(f"{_name(node.target)} of two tensors (gating) is not supported")
 
@@ -651,7 +656,11 @@ class _Builder(_Tracer):
         shape_out = _shape(node)
         out: list = []
         for gi, go in _reshape_groups(shape_in, shape_out):
-            queue = self.refine([p for i in gi for p in x[i] if p[1] != 1])
+            pieces = self.refine([p for i in gi for p in x[i]])
+            for v, n in pieces:
+                if n == 1 and v is not None:  # a unit axis of size 1 disappears in the reshape
+                    self.fix_var(v, f"{node.name}: a reshape drops a unit axis of size 1")
+            queue = [p for p in pieces if p[1] != 1]
             for s in (shape_out[j] for j in go):
                 run, prod = [], 1
                 while prod < s and queue:
@@ -756,6 +765,11 @@ def _resolve(tr: _Builder, shapes: dict[str, tuple[int, ...]]) -> Spec:
     members: dict[_Var, list[_Var]] = {}
     for v in tr.vars:
         members.setdefault(_find(v), []).append(v)
+    # an axis split into heads and fixed as a whole fixes its heads (and so their dims)
+    for root in list(members):
+        if root.split is not None and root.fixed is not None:
+            for v, _ in root.split:
+                tr.fix_var(v, root.fixed)
     # nested factors follow their parent's fate
     for root in members:
         if root.nested_in is not None and _find(root.nested_in).fixed and root.fixed is None:
