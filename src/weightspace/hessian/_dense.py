@@ -19,6 +19,9 @@ __all__ = ["dense_hessian", "DEFAULT_CHUNK"]
 DEFAULT_CHUNK = 256
 
 
+MAX_DENSE_BYTES = 8 * 2**30
+
+
 def dense_hessian(loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[str] | None = None, *,
                   chunk: int | None = None) -> Tensor:
     """H_ij = ∂²L/∂θ_i∂θ_j over the flattened `keys` (see `flatten`), shape (n, n), in the params' dtype.
@@ -30,6 +33,11 @@ def dense_hessian(loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[
         raise ConfigError(f"dense_hessian: chunk must be a positive int (columns per vmap), got {chunk!r}")
     op = _Operator(loss_fn, params, keys, "dense_hessian")
     n = op.n
+    need = 2 * n * n * op.dtype.itemsize  # H and its transpose while symmetrising
+    if need > MAX_DENSE_BYTES:
+        raise ConfigError(f"dense_hessian: {n:,} parameters need {need / 2**30:.0f} GiB for the dense Hessian "
+                          f"(limit {MAX_DENSE_BYTES / 2**30:.0f} GiB); use Lanczos for the extreme eigenvalues "
+                          "(--top K / lanczos(...))")
     step = min(n, chunk if chunk is not None else DEFAULT_CHUNK)
     h = torch.empty(n, n, dtype=op.dtype, device=op.device)  # (n, n)
     for start in range(0, n, step):
