@@ -70,3 +70,20 @@ def test_width_sweep_resumes_without_retraining(tmp_path, monkeypatch):
     assert again["rows"] == r["rows"]
     with pytest.raises(ConfigError):
         conn.width_sweep([8], 1, tmp_path)
+
+
+def test_barrier_cli_on_batchnorm_checkpoints(tmp_path, capsys):
+    """Checkpoints list integer buffers (num_batches_tracked) among their tensors: every path must cope."""
+    config = {"name": "vgg", "input_shape": [1, 8, 8], "channels": [4, "M", 4]}
+    for seed in (0, 1):
+        ws.train(config, "digits", epochs=1, seed=seed, batch_size=128, out=tmp_path / f"v{seed}")
+    results = {}
+    for flag in ([], ["--reset-bn"], ["--repair"]):
+        with pytest.raises(SystemExit) as e:
+            main(["barrier", str(tmp_path / "v0"), str(tmp_path / "v1"), "--align", "weight", "--points", "3",
+                  "--format", "json", *flag])
+        assert e.value.code == 0
+        results[tuple(flag)] = json.loads(capsys.readouterr().out)["values"]
+    assert all(len(v) == 3 and all(x == x for x in v) for v in results.values())
+    # the interpolated midpoint's collapsed statistics are recomputed
+    assert results[("--reset-bn",)][1] < results[()][1]

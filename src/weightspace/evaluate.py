@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from .data import Dataset
 from .errors import DataError
-from .params import forward
+from .params import first_float, forward
 
 __all__ = ["criterion", "evaluate", "fit_inputs"]
 
@@ -60,7 +60,7 @@ def evaluate(
     was_training = model.training
     model.eval()
     try:
-        ref = next(iter(params.values())) if params else next(model.parameters())
+        ref = first_float(params) if params else next(model.parameters())
         total, correct = 0.0, 0
         for i in range(0, len(x), batch_size):
             xb = fit_inputs(x[i : i + batch_size], model).to(ref.device, ref.dtype)

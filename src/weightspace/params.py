@@ -27,11 +27,20 @@ __all__ = [
     "tree_dot",
     "tree_norm",
     "is_float",
+    "first_float",
 ]
 
 
 def is_float(t: Tensor) -> bool:
     return t.is_floating_point()
+
+
+def first_float(params: Mapping[str, Tensor]) -> Tensor:
+    """The first floating tensor (its dtype and device stand for the network's); integer buffers are skipped."""
+    for v in params.values():
+        if v.is_floating_point():
+            return v
+    raise ArchitectureMismatch("the parameter dict holds no floating-point tensor")
 
 
 def state_of(module: nn.Module) -> Params:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
-from ..params import check_finite, check_same_structure, forward
+from ..params import check_finite, check_same_structure, first_float, forward
 from ..symmetry import FactorAction, GroupElement, Spec
 from ._alignment import Alignment
 from ._assignment import Solver, solve
@@ -136,7 +136,7 @@ def activation_matching(
     heads_of = {f"{name}.heads": name for name in mha}
     names = sorted({n for ns in prod.values() for n in ns} | set(mha))
     stats: dict[str, _Stats] = {}
-    ref = next(iter(reference.values()))
+    ref = first_float(reference)
     for i in range(0, len(inputs), batch_size):
         xb = inputs[i:i + batch_size].to(ref.device, ref.dtype)
         za, zb = _record(model, names, reference, xb), _record(model, names, other, xb)

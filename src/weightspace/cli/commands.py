@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..evaluate import evaluate
 from ..io import load_checkpoint
 from ..models import build, example_input
+from ..params import first_float
 from ..symmetry import spec_of
 from . import app
 from ._common import FORMAT_OPTION_HELP, Format, emit, info, progress_bar, stdout
@@ -120,7 +121,7 @@ def spec_cmd(
 ) -> None:
     """The symmetry table of a checkpoint's model: factors, their kinds and axes, and fixed layers."""
     ckpt = load_checkpoint(checkpoint)
-    model = build(ckpt.config).to(next(iter(ckpt.params.values())).dtype)
+    model = build(ckpt.config).to(first_float(ckpt.params).dtype)
     spec = spec_of(model, example_input(model.config), strict=strict)
 
     def human(r):

@@ -13,6 +13,7 @@ from ..connectivity import linear_barrier
 from ..errors import ArchitectureMismatch, ConfigError
 from ..io import load_checkpoint, save_params
 from ..models import example_input
+from ..params import first_float
 from ..symmetry import spec_of
 from . import app
 from ._common import FORMAT_OPTION_HELP, Format, emit, progress_bar, stdout
@@ -116,7 +117,7 @@ def merge(
         except ValueError:
             raise ConfigError(f"--weights must be comma-separated numbers, got {weights!r}") from None
     model = ckpts[0].module()
-    spec = spec_of(model, example_input(model.config, dtype=next(iter(ckpts[0].params.values())).dtype))
+    spec = spec_of(model, example_input(model.config, dtype=first_float(ckpts[0].params).dtype))
     merged = merge_fn([c.params for c in ckpts], spec, weights=w, align=not no_align)
     save_params(merged, ckpts[0].config, out, **{**ckpts[0].metadata, "merged_from": [str(c.path) for c in ckpts]})
     emit({"out": str(out), "aligned": not no_align, "networks": len(ckpts)}, fmt)

@@ -18,6 +18,7 @@ from .. import continuous
 from ..errors import ConfigError
 from ..io import load_checkpoint
 from ..models import example_input
+from ..params import first_float
 from ..symmetry import spec_of
 from . import app
 from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
@@ -55,7 +56,7 @@ def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25
     """The `orbit` command's result: `orbit_report(...).to_dict()` plus the generators' shapes and the plot path."""
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.module()
-    dtype = next(iter(ckpt.params.values())).dtype
+    dtype = first_float(ckpt.params).dtype
     spec = spec_of(model, example_input(model.config, dtype=dtype))
     if generator == "random":
         gens = continuous.random_generators(spec, generator=torch.Generator().manual_seed(seed), scale=scale)

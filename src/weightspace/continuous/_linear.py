@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..data import Dataset
 from ..errors import ConfigError, SymmetryError
-from ..params import Params
+from ..params import Params, first_float
 from ._gl import gl_path
 
 __all__ = [
@@ -195,7 +195,7 @@ class GroupPath:
             return {k: v.clone() for k, v in self._b.items()}
         h = self._w[0].shape[0]
         gs = [torch.eye(h, dtype=torch.float64), *(p(t) for p in self._paths), torch.eye(h, dtype=torch.float64)]
-        dtype = next(iter(self._a.values())).dtype
+        dtype = first_float(self._a).dtype
         return {f"layers.{i}.weight": (gs[i + 1] @ w @ torch.linalg.inv(gs[i])).to(dtype)
                 for i, w in enumerate(self._w)}
 

@@ -27,7 +27,7 @@ from ..data import Dataset
 from ..errors import ConfigError, SymmetryError
 from ..evaluate import evaluate
 from ..models import build, example_input
-from ..params import Params, forward, lerp
+from ..params import Params, first_float, forward, lerp
 from ..symmetry import FactorAction, GroupElement, Spec, spec_of
 
 __all__ = [
@@ -223,12 +223,12 @@ def rescaling_barrier(model: nn.Module, params: Mapping[str, Tensor], data: Data
     if isinstance(points, bool) or not isinstance(points, int) or points < 3 or points % 2 == 0:
         raise ConfigError(f"rescaling_barrier: points must be an odd int >= 3 (α = 1/2 included), got {points!r}")
     x, _ = data.split(split)
-    spec = spec_of(model, example_input(model.config, dtype=next(iter(params.values())).dtype))
+    spec = spec_of(model, example_input(model.config, dtype=first_float(params).dtype))
     factor = _scale_factor(spec, factor)
     k = homogeneity(spec, factor)
     n = len(x)
     scaled = rescale_units(params, spec, m, factor=factor, units=units)
-    y_j = unit_contribution(model, params, spec, x.to(next(iter(params.values())).dtype), factor=factor, units=units)
+    y_j = unit_contribution(model, params, spec, x.to(first_float(params).dtype), factor=factor, units=units)
     y_norm_sq = float((y_j.to(torch.float64) ** 2).sum())
     alphas = tuple(float(a) for a in torch.linspace(0, 1, points, dtype=torch.float64))
     summed = tuple(n * evaluate(model, data, split, params=lerp(params, scaled, a))["loss"] for a in alphas)

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError, SymmetryError
 from ..models import build
-from ..params import Params, check_finite
+from ..params import Params, check_finite, first_float
 from ._units import UnitLayout, check_config, check_ratio, check_unit, layout_of, spec_for
 
 __all__ = ["add_zero_neuron", "expand", "expansion_assignment", "split_neuron", "split_reason"]
@@ -191,7 +191,7 @@ def _zero_incoming(params, lay: UnitLayout, incoming, assignment, where) -> dict
     for j in zeros:
         if j in incoming:
             vec = incoming[j]
-            vals = lay.unvector(params, vec.to(next(iter(params.values())).dtype) if isinstance(vec, Tensor) else vec,
+            vals = lay.unvector(params, vec.to(first_float(params).dtype) if isinstance(vec, Tensor) else vec,
                                 "in", f"{where}: incoming[{j}]")
             check_finite(vals, what=f"{where}: incoming[{j}]")
         else:

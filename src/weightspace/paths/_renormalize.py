@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DataError
-from ..params import Params, forward
+from ..params import Params, first_float, forward
 from ..symmetry import Spec
 
 __all__ = ["reset_batchnorm", "repair"]
@@ -44,7 +44,7 @@ def reset_batchnorm(model: nn.Module, params: Mapping[str, Tensor], inputs: Tens
             m.reset_running_stats()
             m.momentum = None  # cumulative average
     net.train()
-    ref = next(iter(params.values()))
+    ref = first_float(params)
     for i in range(0, len(inputs), batch_size):
         net(inputs[i:i + batch_size].to(ref.device, ref.dtype))
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -62,7 +62,7 @@ def _stats(model, params, names, inputs) -> dict[str, tuple[Tensor, Tensor]]:
     handles = [mods[n].register_forward_hook(lambda m, i, o, n=n: acc.setdefault(n, []).append(_units(m, o)))
                for n in names]
     try:
-        ref = next(iter(params.values()))
+        ref = first_float(params)
         forward(model, params, inputs.to(ref.device, ref.dtype))
     finally:
         for h in handles:
