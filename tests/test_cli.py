@@ -98,3 +98,10 @@ def test_debug_shows_traceback(monkeypatch, tmp_path):
     with pytest.raises(ws.CheckpointError):
         main(["info", str(tmp_path / "missing.safetensors")])
 
+
+
+def test_hessian_of_a_batchnorm_checkpoint_differentiates_parameters_only(capsys, tmp_path):
+    ws.train({"name": "vgg", "input_shape": [1, 8, 8], "channels": [2, "M"]}, "digits", epochs=1, out=tmp_path / "v")
+    got = run_json(capsys, "hessian", str(tmp_path / "v"), "--top", "2")
+    n = sum(v.numel() for k, v in ws.load(tmp_path / "v").named_parameters())
+    assert got["dim"] == n  # BatchNorm running statistics are held fixed, not differentiated

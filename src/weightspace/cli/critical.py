@@ -77,7 +77,14 @@ def hessian_cmd(
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
-    point = critical.characterize(loss_fn, _params64(ckpt.params), top=top)
+    params = _params64(ckpt.params)
+    trainable = {k for k, _ in model_for(ckpt.config).named_parameters()}
+    buffers = {k: v for k, v in params.items() if k not in trainable}  # BatchNorm statistics stay fixed
+
+    def loss_of_parameters(p):
+        return loss_fn({**buffers, **p})
+
+    point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
     result = point.to_dict()
     if plot is not None:
         critical.plot_spectrum(point.spectrum, plot)
