@@ -18,7 +18,7 @@ from .data import Dataset
 from .errors import ConfigError
 from .evaluate import fit_inputs
 from .models import example_input
-from .params import Params, check_same_structure
+from .params import Params, check_same_structure, first_float
 from .paths import Barrier, PathCurve, evaluate_path, linear_path, repair, reset_batchnorm
 from .symmetry import Spec, spec_of
 
@@ -46,20 +46,17 @@ def align_pair(
     check_same_structure(reference, other)
     if method == "none":
         return None
-    spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=_dtype(reference)))
+    spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=first_float(reference).dtype))
     if method == "weight":
         return weight_matching(reference, other, spec, generator=generator)
     if data is None:
         raise ConfigError(f"{method} matching needs data: pass --dataset")
-    x = fit_inputs(data.x_train[:max_samples], model).to(_dtype(reference))
+    x = fit_inputs(data.x_train[:max_samples], model).to(first_float(reference).dtype)
     if method == "activation":
         return activation_matching(model, reference, other, x, spec)
-    return learned_matching(model, reference, other, fit_inputs(data.x_train, model).to(_dtype(reference)),
+    return learned_matching(model, reference, other, fit_inputs(data.x_train, model).to(first_float(reference).dtype),
                             data.y_train, data.task, spec, generator=generator, callback=callback)
 
-
-def _dtype(params: Mapping[str, Tensor]) -> torch.dtype:
-    return next(v.dtype for v in params.values() if v.is_floating_point())
 
 
 @dataclass(frozen=True)
@@ -97,14 +94,14 @@ def linear_barrier(
     b = alignment.apply(other) if alignment is not None else dict(other)
     a = dict(reference)
     prepare = None
-    stats_x = fit_inputs(data.x_train[:2000], model).to(_dtype(a))
+    stats_x = fit_inputs(data.x_train[:2000], model).to(first_float(a).dtype)
     if renormalize == "reset-bn":
         def prepare(p: Params) -> Params:
             return reset_batchnorm(model, p, stats_x)
     line = linear_path(a, b)
     path = line
     if renormalize == "repair":
-        spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=_dtype(a)))
+        spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=first_float(a).dtype))
         ends = (reset_batchnorm(model, a, stats_x), reset_batchnorm(model, b, stats_x))
 
         def path(alpha: float) -> Params:  # REPAIR's targets depend on α itself

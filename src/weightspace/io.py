@@ -19,7 +19,7 @@ from torch import nn
 
 from ._files import atomic_path
 from .errors import CheckpointError, ConfigError
-from .params import Params, check_finite
+from .params import Params, check_finite, first_float
 
 __all__ = ["Checkpoint", "save", "save_params", "load", "load_checkpoint", "params_of", "resolve_checkpoint"]
 
@@ -53,16 +53,10 @@ class Checkpoint:
         """Rebuild the model from its config and load the parameters (eval mode)."""
         from .models import build
 
-        model = build(self.config).to(_dtype_of(self.params))  # the precision of the stored weights
+        model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
         model.load_state_dict(self.params, strict=True)
         return model.eval()
 
-
-def _dtype_of(params: Params) -> torch.dtype:
-    for v in params.values():
-        if v.is_floating_point():
-            return v.dtype
-    return torch.float32
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:

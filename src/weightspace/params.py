@@ -26,13 +26,8 @@ __all__ = [
     "tree_sub",
     "tree_dot",
     "tree_norm",
-    "is_float",
     "first_float",
 ]
-
-
-def is_float(t: Tensor) -> bool:
-    return t.is_floating_point()
 
 
 def first_float(params: Mapping[str, Tensor]) -> Tensor:

@@ -22,7 +22,7 @@ from ._alignment import Alignment
 from ._assignment import Solver, solve
 from ._weight_matching import _step_heads
 
-__all__ = ["activation_matching", "producers"]
+__all__ = ["activation_matching", "producers", "unit_activations"]
 
 _CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
 
@@ -71,7 +71,7 @@ class _Stats:
         return cov / (sd_a[:, None] * sd_b[None, :] + 1e-12)
 
 
-def _units(module: nn.Module, out: Tensor) -> Tensor:
+def unit_activations(module: nn.Module, out: Tensor) -> Tensor:
     """(samples, units): move the unit axis last and flatten the rest."""
     if isinstance(module, _CHANNEL_FIRST):
         out = out.movedim(1, -1)
@@ -92,15 +92,18 @@ def _record(model, names, params, x) -> dict[str, Tensor]:
                 bias = mod.in_proj_bias if mod.in_proj_bias is not None else [None] * 3
                 for i, tag in enumerate("qkv"):
                     w, b = mod.in_proj_weight[i * e:(i + 1) * e], None if bias[0] is None else bias[i * e:(i + 1) * e]
-                    acts[f"{name}:{tag}"] = _units(mod, nn.functional.linear(inputs[i], w, b))
+                    acts[f"{name}:{tag}"] = unit_activations(mod, nn.functional.linear(inputs[i], w, b))
 
             def post(mod, args, output, name=name):  # out_proj is applied inside the functional kernel
-                acts[f"{name}.out_proj"] = _units(mod, output[0])
+                acts[f"{name}.out_proj"] = unit_activations(mod, output[0])
 
             handles.append(m.register_forward_pre_hook(pre, with_kwargs=True))
             handles.append(m.register_forward_hook(post))
         elif not (name.endswith(".out_proj") and isinstance(mods.get(name.rsplit(".", 1)[0]), nn.MultiheadAttention)):
-            handles.append(m.register_forward_hook(lambda mod, i, o, name=name: acts.__setitem__(name, _units(mod, o))))
+            def record(mod, args, output, name=name):
+                acts[name] = unit_activations(mod, output)
+
+            handles.append(m.register_forward_hook(record))
     try:
         forward(model, params, x)
     finally:

@@ -16,14 +16,12 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from ..align._activation_matching import producers, unit_activations
 from ..errors import DataError
 from ..params import Params, first_float, forward
 from ..symmetry import Spec
 
 __all__ = ["reset_batchnorm", "repair"]
-
-_CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
-
 
 def _has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
@@ -50,17 +48,14 @@ def reset_batchnorm(model: nn.Module, params: Mapping[str, Tensor], inputs: Tens
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
-def _units(module, out: Tensor) -> Tensor:
-    if isinstance(module, _CHANNEL_FIRST):
-        out = out.movedim(1, -1)
-    return out.reshape(-1, out.shape[-1]).to(torch.float64)
-
-
 def _stats(model, params, names, inputs) -> dict[str, tuple[Tensor, Tensor]]:
     mods = dict(model.named_modules())
     acc: dict[str, list] = {}
-    handles = [mods[n].register_forward_hook(lambda m, i, o, n=n: acc.setdefault(n, []).append(_units(m, o)))
-               for n in names]
+
+    def record(module, args, output, name):
+        acc.setdefault(name, []).append(unit_activations(module, output).to(torch.float64))
+
+    handles = [mods[n].register_forward_hook(lambda m, i, o, n=n: record(m, i, o, n)) for n in names]
     try:
         ref = first_float(params)
         forward(model, params, inputs.to(ref.device, ref.dtype))
@@ -84,7 +79,6 @@ def repair(
     spec: Spec,
 ) -> Params:
     """REPAIR the interpolated `params` at α so each hidden unit matches the interpolated endpoint statistics."""
-    from ..align._activation_matching import producers
 
     if len(inputs) == 0:
         raise DataError("REPAIR needs data: the input batch is empty")

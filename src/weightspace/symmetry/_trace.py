@@ -65,7 +65,7 @@ _PASS_METHODS = {"contiguous", "clone", "float", "double", "to", "type_as", "det
 class _Var:
     """A candidate unit group for one tensor dimension (union-find node)."""
 
-    __slots__ = ("parent", "size", "birth", "order", "unit", "fixed", "removed", "source", "derived",
+    __slots__ = ("parent", "size", "birth", "order", "unit", "fixed", "removed", "derived",
                  "forced_zero", "nested_in", "name_hint", "split")
 
     def __init__(self, size, birth, order, *, unit=False, derived=None, nested_in=None, name_hint=None):
@@ -672,7 +672,8 @@ class _Builder(_Tracer):
                         if v is None:
                             first, rest = (None, a), (None, n // a)
                         elif _find(v).fixed is not None:
-                            first, rest = (self._fixed_var(a), a), (self._fixed_var(n // a), n // a)
+                            first = (self._fixed_var(a, _find(v).fixed), a)
+                            rest = (self._fixed_var(n // a, _find(v).fixed), n // a)
                         else:
                             first, rest = self.split_var(v, a, n // a, node.name)
                         queue.insert(0, rest)
@@ -682,9 +683,10 @@ class _Builder(_Tracer):
                 out.append(tuple(run) if run else ((None, s),))
         return out
 
-    def _fixed_var(self, s):
+    def _fixed_var(self, s, reason):
+        """A piece of an axis that is already fixed: fixed for the same reason (reported once, already)."""
         v = self.new_var(s, "reshape")
-        v.fixed = "network output"
+        v.fixed = reason
         return v
 
     def transpose(self, node, x):
