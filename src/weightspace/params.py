@@ -6,12 +6,12 @@ mutates a user's module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from .errors import ArchitectureMismatch, NonFiniteError
+from .errors import ArchitectureMismatch, ConfigError, NonFiniteError
 
 Params = dict[str, Tensor]
 
@@ -27,6 +27,9 @@ __all__ = [
     "tree_dot",
     "tree_norm",
     "first_float",
+    "select_keys",
+    "flatten",
+    "unflatten",
 ]
 
 
@@ -36,6 +39,51 @@ def first_float(params: Mapping[str, Tensor]) -> Tensor:
         if v.is_floating_point():
             return v
     raise ArchitectureMismatch("the parameter dict holds no floating-point tensor")
+
+
+def select_keys(params: Mapping[str, Tensor], keys: Sequence[str] | None = None, *,
+                where: str = "flatten") -> tuple[str, ...]:
+    """The keys of a flat vector: `keys` checked against `params`, or every floating tensor's key in dict order."""
+    if keys is None:
+        chosen = tuple(k for k, v in params.items() if v.is_floating_point())
+    else:
+        if isinstance(keys, str):
+            raise ConfigError(f"{where}: keys must be a sequence of names, got the string {keys!r}; "
+                              f"wrap it in a list: keys=[{keys!r}]")
+        chosen = tuple(keys)
+        missing = [k for k in chosen if k not in params]
+        if missing:
+            raise ConfigError(f"{where}: keys {missing[:3]} are not in params (known: {list(params)[:5]}...)")
+        bad = [k for k in chosen if not params[k].is_floating_point()]
+        if bad:
+            raise ConfigError(f"{where}: keys {bad[:3]} name non-floating tensors; differentiate floating ones only")
+        if len(set(chosen)) != len(chosen):
+            dups = sorted(k for k in set(chosen) if chosen.count(k) > 1)
+            raise ConfigError(f"{where}: keys contain duplicates: {dups[:3]}; name each tensor once")
+    if not chosen:
+        raise ConfigError(f"{where}: no floating tensors to differentiate; pass params with floating tensors or keys")
+    return chosen
+
+
+def flatten(params: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Tensor:
+    """θ ↦ vec(θ): the tensors named by `keys` (default: every floating tensor, in the dict's order), raveled
+    and concatenated in that order. Shape (n,)."""
+    keys = select_keys(params, keys, where="flatten")
+    return torch.cat([params[k].reshape(-1) for k in keys])
+
+
+def unflatten(vec: Tensor, like: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Params:
+    """vec(θ) ↦ θ: the inverse of `flatten`, with the shapes and dtypes of `like[k]` for k in `keys`.
+
+    Only the tensors named by `keys` are returned; merge with `{**like, **unflatten(...)}` for a whole dict.
+    """
+    keys = select_keys(like, keys, where="unflatten")
+    sizes = [like[k].numel() for k in keys]
+    if vec.dim() != 1 or vec.numel() != sum(sizes):
+        raise ConfigError(f"unflatten: expected a 1-D vector of {sum(sizes)} entries for keys {list(keys)[:3]}..., "
+                          f"got shape {tuple(vec.shape)}")
+    parts = torch.split(vec, sizes)
+    return {k: p.reshape(like[k].shape).to(like[k].dtype) for k, p in zip(keys, parts, strict=True)}
 
 
 def state_of(module: nn.Module) -> Params:

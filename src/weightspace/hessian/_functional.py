@@ -2,8 +2,9 @@
 
 Everything in `weightspace.hessian` works on a scalar loss L(θ) given as `loss_fn(params) -> Tensor`
 and a point `params`, differentiated with respect to the tensors named by `keys` (default: every
-floating tensor in `params`; exclude buffers such as BatchNorm running statistics by passing `keys`,
-as `loss_of` does). The other entries of `params` are held fixed.
+floating tensor in `params`, in the dict's order; exclude buffers such as BatchNorm running statistics by
+passing `keys`, as `loss_of` does). The other entries of `params` are held fixed. Flat vectors are
+`weightspace.params.flatten` (re-exported here with `unflatten` and `select_keys`).
 
 HVPs are reverse-over-reverse, H v = ∇_θ ⟨∇_θ L(θ), v⟩, which was faster than forward-over-reverse
 (`jvp` of `grad`) on CPU for single products and no slower under `vmap` (bench/hessian.md). Repeated
@@ -15,60 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import grad, vjp, vmap
 
 from ..errors import ConfigError
-from ..params import Params, check_finite, forward, tree_dot
+from ..params import Params, check_finite, flatten, forward, select_keys, tree_dot, unflatten
 
 __all__ = ["LossFn", "loss_of", "select_keys", "flatten", "unflatten", "gradient", "hvp"]
 
 LossFn = Callable[[Params], Tensor]
 
 KINDS = ("mse", "cross_entropy")
-
-
-def select_keys(params: Mapping[str, Tensor], keys: Sequence[str] | None = None, *,
-                where: str = "hessian") -> tuple[str, ...]:
-    """The keys to differentiate: `keys` checked against `params`, or every floating tensor's key."""
-    if keys is None:
-        chosen = tuple(k for k, v in params.items() if v.is_floating_point())
-    else:
-        if isinstance(keys, str):
-            raise ConfigError(f"{where}: keys must be a sequence of names, got the string {keys!r}; "
-                              f"wrap it in a list: keys=[{keys!r}]")
-        chosen = tuple(keys)
-        missing = [k for k in chosen if k not in params]
-        if missing:
-            raise ConfigError(f"{where}: keys {missing[:3]} are not in params (known: {list(params)[:5]}...)")
-        bad = [k for k in chosen if not params[k].is_floating_point()]
-        if bad:
-            raise ConfigError(f"{where}: keys {bad[:3]} name non-floating tensors; differentiate floating ones only")
-        if len(set(chosen)) != len(chosen):
-            dups = sorted(k for k in set(chosen) if chosen.count(k) > 1)
-            raise ConfigError(f"{where}: keys contain duplicates: {dups[:3]}; name each tensor once")
-    if not chosen:
-        raise ConfigError(f"{where}: no floating tensors to differentiate; pass params with floating tensors or keys")
-    return chosen
-
-
-def flatten(params: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Tensor:
-    """θ ↦ vec(θ): the tensors named by `keys`, raveled and concatenated in that order. Shape (n,)."""
-    keys = select_keys(params, keys, where="flatten")
-    return torch.cat([params[k].reshape(-1) for k in keys])
-
-
-def unflatten(vec: Tensor, like: Mapping[str, Tensor], keys: Sequence[str] | None = None) -> Params:
-    """vec(θ) ↦ θ: the inverse of `flatten`, with the shapes and dtypes of `like[k]` for k in `keys`."""
-    keys = select_keys(like, keys, where="unflatten")
-    sizes = [like[k].numel() for k in keys]
-    if vec.dim() != 1 or vec.numel() != sum(sizes):
-        raise ConfigError(f"unflatten: expected a 1-D vector of {sum(sizes)} entries for keys {list(keys)[:3]}..., "
-                          f"got shape {tuple(vec.shape)}")
-    parts = torch.split(vec, sizes)
-    return {k: p.reshape(like[k].shape).to(like[k].dtype) for k, p in zip(keys, parts, strict=True)}
 
 
 def loss_of(module: nn.Module, x: Tensor, y: Tensor, *, kind: str = "mse",
