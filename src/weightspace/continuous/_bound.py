@@ -24,7 +24,7 @@ from torch import nn
 from ..data import Dataset
 from ..errors import ConfigError
 from ..paths import Barrier, evaluate_path, linear_path
-from ._orbit import OrbitCurve, _flat
+from ..paths._orbit import OrbitCurve, _flat
 
 __all__ = ["OrbitReport", "arc_length", "chord_deviation", "d_max", "max_curvature", "orbit_report"]
 

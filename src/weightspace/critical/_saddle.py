@@ -15,28 +15,15 @@ import torch
 from torch import Tensor
 
 from ..data import Dataset
-from ..errors import ConfigError
-from ..hessian import LossFn, Spectrum, classify, dense_hessian
+from ..hessian import Spectrum, classify, dense_hessian
 from ..params import Params
-from ..paths import PathCurve, evaluate_path
-from ._neb import ElasticBand, nudged_elastic_band
+from ..paths import ElasticBand, PathCurve, evaluate_path, loss_curve, nudged_elastic_band
 from ._objective import gradient_norm, objective
 from ._permutation import PermutationPoint, PlateauFacts, permutation_point, plateau_facts, swap_symmetric_path
 from ._permutation import transposition as _transposition
 from ._units import check_config, model_for
 
 __all__ = ["PermutationSaddle", "loss_curve", "permutation_saddle"]
-
-
-def loss_curve(loss_fn: LossFn, path: Callable[[float], Mapping[str, Tensor]], *, points: int = 21,
-               split: str = "train") -> PathCurve:
-    """L(θ(α)) at `points` evenly spaced α ∈ [0, 1] for an arbitrary objective (e.g. with weight decay)."""
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise ConfigError(f"loss_curve: points must be an int >= 2, got {points!r}")
-    alphas = torch.linspace(0, 1, points, dtype=torch.float64).tolist()
-    with torch.no_grad():
-        losses = tuple(float(loss_fn(dict(path(a)))) for a in alphas)
-    return PathCurve(split, tuple(alphas), losses, None)
 
 
 @dataclass(frozen=True, eq=False)

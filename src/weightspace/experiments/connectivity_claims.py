@@ -26,12 +26,11 @@ import torch
 
 from .._files import write_json
 from ..align import learned_matching, merge, weight_matching
-from ..connectivity import linear_barrier
 from ..data import load
 from ..evaluate import evaluate, fit_inputs
 from ..models import example_input
 from ..params import lerp
-from ..paths import repair, reset_batchnorm
+from ..paths import linear_barrier, repair, reset_batchnorm
 from ..plots import plot_path_curves, plot_series
 from ..prune import imp
 from ..symmetry import spec_of

@@ -1,4 +1,4 @@
-"""Barriers along a path θ(α), α ∈ [0, 1], for loss or error.
+"""Barriers along a path θ(α), α ∈ [0, 1], for loss or error, and the one evaluator of a curve.
 
 Two definitions are in use and both are named:
   "interpolation" (Sharma et al., default): max_α L(θ(α)) − ((1 − α) L(θ_0) + α L(θ_1));
@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..evaluate import evaluate
 from ..params import Params
 
-__all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_path"]
+__all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_curve", "evaluate_path", "loss_curve"]
 
 DEFINITIONS = ("interpolation", "mean")
 
@@ -84,6 +84,39 @@ class PathCurve:
         return barrier(self.alphas, values, definition=definition, metric=metric, split=self.split)
 
 
+def evaluate_curve(
+    path: Callable[[float], Mapping[str, Tensor]],
+    measure: Callable[[Params], tuple[float, float | None]],
+    *,
+    points: int = 25,
+    split: str = "test",
+    alphas: Sequence[float] | None = None,
+    prepare: Callable[[Params], Params] | None = None,
+    callback: Callable[[int, int], None] | None = None,
+    where: str = "evaluate_curve",
+) -> PathCurve:
+    """(loss, error) = `measure(θ(α))` at `points` evenly spaced α ∈ [0, 1] (or at `alphas`): the one evaluator.
+
+    `prepare` maps the path's parameters before measuring (BatchNorm reset, REPAIR); `measure` returns
+    an error of None where it is undefined (regression, a bare objective), and then the curve has none.
+    """
+    if alphas is None:
+        if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+            raise ConfigError(f"{where}: points must be an integer >= 2, got {points!r}")
+        alphas = torch.linspace(0, 1, points, dtype=torch.float64).tolist()
+    loss, error = [], []
+    for i, a in enumerate(alphas):
+        params = dict(path(a))
+        if prepare is not None:
+            params = prepare(params)
+        value, err = measure(params)
+        loss.append(float(value))
+        error.append(err)
+        if callback is not None:
+            callback(i + 1, len(alphas))
+    return PathCurve(split, tuple(alphas), tuple(loss), None if any(e is None for e in error) else tuple(error))
+
+
 def evaluate_path(
     model: nn.Module,
     path: Callable[[float], Mapping[str, Tensor]],
@@ -95,22 +128,29 @@ def evaluate_path(
     prepare: Callable[[Params], Params] | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> PathCurve:
-    """Evaluate loss and error at `points` evenly spaced α ∈ [0, 1] (one forward pass over the split each).
+    """Loss and error of `model` on `data`'s `split` along `path` (one forward pass over the split per point).
 
-    `prepare` maps the path's parameters before evaluation (BatchNorm reset, REPAIR).
+    `evaluate_curve` with `weightspace.evaluate.evaluate` as the measure; `prepare` maps the path's
+    parameters before evaluation (BatchNorm reset, REPAIR).
     """
-    if alphas is None:
-        if not isinstance(points, int) or points < 2:
-            raise ConfigError(f"evaluate_path: points must be an integer >= 2, got {points!r}")
-        alphas = torch.linspace(0, 1, points, dtype=torch.float64).tolist()
-    loss, error = [], []
-    for i, a in enumerate(alphas):
-        params = dict(path(a))
-        if prepare is not None:
-            params = prepare(params)
+
+    def measure(params: Params) -> tuple[float, float | None]:
         r = evaluate(model, data, split, params=params)
-        loss.append(r["loss"])
-        error.append(r["error"])
-        if callback is not None:
-            callback(i + 1, len(alphas))
-    return PathCurve(split, tuple(alphas), tuple(loss), None if data.task == "regression" else tuple(error))
+        return r["loss"], r["error"]
+
+    return evaluate_curve(path, measure, points=points, split=split, alphas=alphas, prepare=prepare,
+                          callback=callback, where="evaluate_path")
+
+
+def loss_curve(loss_fn: Callable[[Params], Tensor], path: Callable[[float], Mapping[str, Tensor]], *,
+               points: int = 21, split: str = "train", alphas: Sequence[float] | None = None) -> PathCurve:
+    """L(θ(α)) along `path` for an arbitrary objective `loss_fn(params) -> scalar` (e.g. with weight decay).
+
+    `evaluate_curve` with `loss_fn` (no gradient) as the measure; the curve has no error.
+    """
+
+    @torch.no_grad()
+    def measure(params: Params) -> tuple[float, None]:
+        return float(loss_fn(params)), None
+
+    return evaluate_curve(path, measure, points=points, split=split, alphas=alphas, where="loss_curve")

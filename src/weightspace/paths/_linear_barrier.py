@@ -1,8 +1,8 @@
-"""Linear connectivity modulo permutation: align two networks, then measure the barrier between them.
+"""Linear connectivity modulo permutation: the barrier along the straight path to an aligned network.
 
-`align_pair` dispatches to weight, activation or learned (STE) matching; `linear_barrier` evaluates
-the straight path from θ_A to the aligned θ_B (optionally with BatchNorm reset or REPAIR at every
-point) and returns the barrier with its whole curve.
+`linear_barrier` aligns θ_B to θ_A with `weightspace.align._pair.align_pair` (weight, activation or
+learned matching), evaluates the straight path from θ_A to the aligned θ_B (optionally with BatchNorm
+reset or REPAIR at every point) and returns the barrier with its whole curve.
 """
 
 from __future__ import annotations
@@ -13,50 +13,21 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .align import Alignment, activation_matching, learned_matching, weight_matching
-from .data import Dataset
-from .errors import ConfigError
-from .evaluate import fit_inputs
-from .models import example_input
-from .params import Params, check_same_structure, first_float
-from .paths import Barrier, PathCurve, evaluate_path, linear_path, repair, reset_batchnorm
-from .symmetry import Spec, spec_of
+from ..align import Alignment
+from ..align._pair import align_pair
+from ..data import Dataset
+from ..errors import ConfigError
+from ..evaluate import fit_inputs
+from ..models import example_input
+from ..params import Params, first_float
+from ..symmetry import Spec, spec_of
+from ._barrier import Barrier, PathCurve, evaluate_path
+from ._curves import linear_path
+from ._renormalize import repair, reset_batchnorm
 
-__all__ = ["METHODS", "RENORMALIZE", "PairBarrier", "align_pair", "linear_barrier"]
+__all__ = ["RENORMALIZE", "PairBarrier", "linear_barrier"]
 
-METHODS = ("none", "weight", "activation", "ste")
 RENORMALIZE = ("none", "reset-bn", "repair")
-
-
-def align_pair(
-    method: str,
-    model: nn.Module,
-    reference: Mapping[str, Tensor],
-    other: Mapping[str, Tensor],
-    *,
-    spec: Spec | None = None,
-    data: Dataset | None = None,
-    generator: torch.Generator | None = None,
-    max_samples: int = 2000,
-    callback: Callable[[dict], None] | None = None,
-) -> Alignment | None:
-    """Align `other` to `reference` with `method` (none, weight, activation, ste); None for "none"."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown alignment method {method!r}; choose one of {', '.join(METHODS)}")
-    check_same_structure(reference, other)
-    if method == "none":
-        return None
-    spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=first_float(reference).dtype))
-    if method == "weight":
-        return weight_matching(reference, other, spec, generator=generator)
-    if data is None:
-        raise ConfigError(f"{method} matching needs data: pass --dataset")
-    x = fit_inputs(data.x_train[:max_samples], model).to(first_float(reference).dtype)
-    if method == "activation":
-        return activation_matching(model, reference, other, x, spec)
-    return learned_matching(model, reference, other, fit_inputs(data.x_train, model).to(first_float(reference).dtype),
-                            data.y_train, data.task, spec, generator=generator, callback=callback)
-
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 from torch.func import grad, vmap
 
 from ..errors import ConfigError
-from ..hessian import LossFn, flatten, select_keys, unflatten
-from ..params import Params, check_finite, check_same_structure
+from ..hessian import LossFn
+from ..params import Params, check_finite, check_same_structure, flatten, select_keys, unflatten
 from ._chain import polygonal_chain
-from ._objective import CriticalPoint, characterize
-from ._optimize import newton
+
+if TYPE_CHECKING:
+    from ..critical import CriticalPoint
 
 __all__ = ["ElasticBand", "nudged_elastic_band"]
 
@@ -100,6 +102,9 @@ def nudged_elastic_band(loss_fn: LossFn, start: Mapping[str, Tensor], end: Mappi
     ||∇L|| ≤ `tol` and every other image's force ≤ `band_tol`, or after `steps`. With `refine`, Newton
     (mode "critical") then polishes the climbing image; `hessian` classifies the saddle's spectrum.
     """
+    from ..critical._objective import characterize  # critical re-exports this module: import at call time
+    from ..critical._optimize import newton
+
     where = "nudged_elastic_band"
     if isinstance(images, bool) or not isinstance(images, int) or images < 1:
         raise ConfigError(f"{where}: images must be an int >= 1 (movable images), got {images!r}")

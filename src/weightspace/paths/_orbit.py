@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..errors import SymmetryError
-from ..params import Params
+from ..params import Params, flatten
 from ..symmetry import FactorAction, GroupElement, Spec
 
 __all__ = ["OrbitCurve", "orbit_curve", "random_generators", "rotation_generator"]
@@ -152,8 +152,8 @@ class OrbitCurve:
 
 
 def _flat(params: Mapping[str, Tensor]) -> Tensor:
-    """All floating tensors in key order, flattened to one float64 vector."""
-    return torch.cat([params[k].reshape(-1).to(torch.float64) for k in sorted(params) if params[k].is_floating_point()])
+    """`weightspace.params.flatten` (every floating tensor, the dict's order) as one float64 vector."""
+    return flatten(params).to(torch.float64)
 
 
 def orbit_curve(params: Mapping[str, Tensor], spec: Spec, generators: Mapping[str, Tensor]) -> OrbitCurve:

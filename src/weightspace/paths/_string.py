@@ -1,14 +1,16 @@
 """Minimum-energy paths between two parameter dicts by the string method (E, Ren & Vanden-Eijnden 2002).
 
-Images θ_1 .. θ_(K−2) between fixed ends θ_0 = a and θ_(K−1) = b take gradient steps on the loss, each
-step capped at `max_move` in norm, and are then redistributed at equal arc length along the polyline. The
-relaxed path's height is the largest loss on the polyline refined `refine` times per segment, so a path
-that must pass a ridge (e.g. det P_i = 0 between components of a linear minimum) shows it.
+Images θ_1 .. θ_(K−2) between fixed ends θ_0 = start and θ_(K−1) = end take gradient steps on the loss,
+each step capped at `max_move` in norm, and are then redistributed at equal arc length along the
+polyline. The relaxed path's height is the largest loss on the polyline refined `refine` times per
+segment, so a path that must pass a ridge (e.g. det P_i = 0 between components of a linear minimum)
+shows it. `string_method` takes `loss_fn, start, end` like `nudged_elastic_band`;
+`minimum_energy_path(model, data, a, b)` is the same on a model's loss over a dataset split.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -16,10 +18,12 @@ from torch import Tensor, nn
 
 from ..data import Dataset
 from ..errors import ConfigError
-from ..evaluate import criterion, evaluate, fit_inputs
-from ..params import Params, check_same_structure, forward
+from ..evaluate import criterion, fit_inputs
+from ..params import Params, check_finite, check_same_structure, flatten, forward, select_keys, unflatten
+from ._barrier import loss_curve
+from ._chain import polygonal_chain
 
-__all__ = ["MinimumEnergyPath", "minimum_energy_path"]
+__all__ = ["MinimumEnergyPath", "dataset_loss", "minimum_energy_path", "string_method"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -38,21 +42,24 @@ class MinimumEnergyPath:
         """max loss along the refined polyline."""
         return max(self.refined_loss)
 
+    def path(self) -> Callable[[float], Params]:
+        """The relaxed string as a polygonal chain θ(α) through its images at α_k = k/(K − 1)."""
+        return polygonal_chain(self.images)
+
     def __repr__(self) -> str:
         return f"MinimumEnergyPath({len(self.images)} images, {self.steps} steps, height {self.height:.6g})"
 
 
-def _keys(params: Mapping[str, Tensor]) -> list[str]:
-    return [k for k in params if params[k].is_floating_point()]
+def dataset_loss(model: nn.Module, data: Dataset, split: str = "train") -> Callable[[Params], Tensor]:
+    """L(θ) = `criterion` of `model` at θ on the whole `split` of `data`, float64 (vmap-able; model unmodified)."""
+    x, y = data.split(split)
+    x = fit_inputs(x, model).to(torch.float64)
+    y = y.to(torch.float64) if data.task == "regression" else y
 
+    def loss_fn(params: Params) -> Tensor:
+        return criterion(data.task, forward(model, params, x), y)
 
-def _unflatten(vec: Tensor, like: Mapping[str, Tensor], keys: list[str]) -> Params:
-    out, i = dict(like), 0
-    for k in keys:
-        n = like[k].numel()
-        out[k] = vec[i : i + n].reshape(like[k].shape)
-        i += n
-    return out
+    return loss_fn
 
 
 def _redistribute(path: Tensor) -> Tensor:
@@ -69,37 +76,40 @@ def _redistribute(path: Tensor) -> Tensor:
     return torch.cat([path[:1], inner, path[-1:]])
 
 
-def minimum_energy_path(model: nn.Module, data: Dataset, a: Mapping[str, Tensor], b: Mapping[str, Tensor], *,
-                        images: int = 17, steps: int = 300, step_size: float = 0.05, max_move: float = 0.05,
-                        refine: int = 4, split: str = "train") -> MinimumEnergyPath:
-    """Relax the straight path a → b into a minimum-energy path (string method), float64.
+def string_method(loss_fn: Callable[[Params], Tensor], start: Mapping[str, Tensor], end: Mapping[str, Tensor], *,
+                  images: int = 17, steps: int = 300, step_size: float = 0.05, max_move: float = 0.05,
+                  refine: int = 4, split: str = "train") -> MinimumEnergyPath:
+    """Relax the straight path start → end into a minimum-energy path of `loss_fn`, float64.
 
     Args:
-      model: the architecture (evaluated with `functional_call`, not modified).
-      data: the loss's data (`split`).
-      a, b: the fixed ends.
+      loss_fn: L(θ) -> scalar tensor on a parameter dict (vmap-able; e.g. `dataset_loss` or `hessian.loss_of`).
+      start, end: the fixed ends; every floating tensor moves, other entries are held at `start`'s.
       images: K >= 3 points including the ends.
       steps: gradient steps, each followed by equal-arc-length redistribution.
       step_size, max_move: step = step_size · ∇L, capped at `max_move` in norm.
       refine: evaluation points per polyline segment for the height.
+      split: the name of the loss's data split (a label only).
     """
-    check_same_structure(a, b)
+    where = "string_method"
+    check_same_structure(start, end, what=f"{where}: start and end")
     if isinstance(images, bool) or not isinstance(images, int) or images < 3:
         raise ConfigError(f"minimum_energy_path: images must be an int >= 3, got {images!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ConfigError(f"minimum_energy_path: steps must be an int >= 0, got {steps!r}")
-    keys = _keys(a)
-    like = {k: v.detach().to(torch.float64) if v.is_floating_point() else v for k, v in a.items()}
-    va = torch.cat([like[k].reshape(-1) for k in keys])
-    vb = torch.cat([b[k].detach().to(torch.float64).reshape(-1) for k in keys])
-    x, y = data.split(split)
-    x = fit_inputs(x, model).to(torch.float64)
-    y = y.to(torch.float64) if data.task == "regression" else y
+    if isinstance(refine, bool) or not isinstance(refine, int) or refine < 1:
+        raise ConfigError(f"minimum_energy_path: refine must be an int >= 1, got {refine!r}")
+    check_finite(start, what=f"{where}: start")
+    check_finite(end, what=f"{where}: end")
+    keys = select_keys(start, None, where=where)
+    like = {k: start[k].detach().to(torch.float64) for k in keys}
+    rest = {k: v for k, v in start.items() if k not in like}
+    va = flatten(like, keys)
+    vb = flatten({k: end[k].detach().to(torch.float64) for k in keys}, keys)
 
-    def loss(vec: Tensor) -> Tensor:
-        return criterion(data.task, forward(model, _unflatten(vec, like, keys), x), y)
+    def point(vec: Tensor) -> Params:
+        return {**rest, **unflatten(vec, like, keys)}
 
-    grad = torch.func.vmap(torch.func.grad(loss))
+    grad = torch.func.vmap(torch.func.grad(lambda vec: loss_fn(point(vec))))
     s = torch.linspace(0, 1, images, dtype=torch.float64)[:, None]
     path = (1 - s) * va + s * vb  # (K, D)
     for _ in range(steps):
@@ -109,14 +119,21 @@ def minimum_energy_path(model: nn.Module, data: Dataset, a: Mapping[str, Tensor]
         move = move * torch.clamp(max_move / norm.clamp_min(1e-300), max=1.0)
         path = torch.cat([path[:1], path[1:-1] - move, path[-1:]])
         path = _redistribute(path)
-    imgs = tuple(_unflatten(p.clone(), like, keys) for p in path)
-    vals = tuple(evaluate(model, data, split, params=p)["loss"] for p in imgs)
-    fine, where = [], []
-    for i, (p, q) in enumerate(zip(path[:-1], path[1:], strict=True)):
-        for t in torch.linspace(0, 1, refine + 1, dtype=torch.float64)[:-1].tolist():
-            fine.append(evaluate(model, data, split, params=_unflatten((1 - t) * p + t * q, like, keys))["loss"])
-            where.append((i + t) / (images - 1))
-    fine.append(vals[-1])
-    where.append(1.0)
+    imgs = tuple(point(p.clone()) for p in path)
     alphas = tuple(float(v) for v in torch.linspace(0, 1, images, dtype=torch.float64))
-    return MinimumEnergyPath(imgs, vals, alphas, tuple(where), tuple(fine), steps)
+    fine = tuple((i + t) / (images - 1) for i in range(images - 1)
+                 for t in torch.linspace(0, 1, refine + 1, dtype=torch.float64)[:-1].tolist()) + (1.0,)
+    on_images = loss_curve(loss_fn, polygonal_chain(imgs), alphas=alphas, split=split)
+    refined = loss_curve(loss_fn, polygonal_chain(imgs), alphas=fine, split=split)
+    return MinimumEnergyPath(imgs, on_images.loss, alphas, fine, refined.loss, steps)
+
+
+def minimum_energy_path(model: nn.Module, data: Dataset, a: Mapping[str, Tensor], b: Mapping[str, Tensor], *,
+                        images: int = 17, steps: int = 300, step_size: float = 0.05, max_move: float = 0.05,
+                        refine: int = 4, split: str = "train") -> MinimumEnergyPath:
+    """`string_method` on `model`'s loss over `data`'s `split` (`dataset_loss`), from `a` to `b`.
+
+    The model is evaluated with `functional_call` and not modified; see `string_method` for the options.
+    """
+    return string_method(dataset_loss(model, data, split), a, b, images=images, steps=steps, step_size=step_size,
+                         max_move=max_move, refine=refine, split=split)

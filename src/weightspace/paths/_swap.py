@@ -1,4 +1,4 @@
-"""Polygonal chains and the three-segment moves joining permuted global minima (Simsek et al. 2021, section 4).
+"""The three-segment moves joining permuted global minima (Simsek et al. 2021, section 4).
 
 With a free unit z (zero-type: a_z = 0) in a layer, the role of unit i moves to z in three segments,
 each a straight line along which f does not change:
@@ -14,48 +14,36 @@ on π_ij θ. At a global minimum the loss is constant (zero) along all nine segm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..params import Params, check_same_structure, lerp
-from ._units import UnitLayout, check_config, check_unit, layout_of
+from ..params import Params
 
-__all__ = ["move_role", "polygonal_chain", "swap_chain", "zero_form"]
+__all__ = ["move_role", "swap_chain", "zero_form"]
 
 
-def polygonal_chain(vertices: Sequence[Mapping[str, Tensor]], *,
-                    knots: Sequence[float] | None = None) -> Callable[[float], Params]:
-    """θ(α) through `vertices` θ_0, ..., θ_K: on [t_k, t_{k+1}] the line from θ_k to θ_{k+1}.
+def _layer(config: Mapping, layer: int, where: str):
+    """(checked config, the `UnitLayout` of hidden layer `layer`).
 
-    `knots` t_0 = 0 < t_1 < ... < t_K = 1 default to k/K (equal time per segment). θ(0) = θ_0 and
-    θ(1) = θ_K exactly; the callable fits `weightspace.paths.evaluate_path`.
+    Imported here, not at module level: `weightspace.critical` re-exports this module, so importing its
+    unit view while `weightspace.paths` loads would be an import cycle.
     """
-    verts = [dict(v) for v in vertices]
-    if len(verts) < 2:
-        raise ConfigError(f"polygonal_chain: need at least 2 vertices, got {len(verts)}")
-    for v in verts[1:]:
-        check_same_structure(verts[0], v, what="polygonal_chain vertices")
-    n = len(verts) - 1
-    t = [k / n for k in range(n + 1)] if knots is None else [float(k) for k in knots]
-    if len(t) != n + 1 or t[0] != 0.0 or t[-1] != 1.0 or any(b <= a for a, b in zip(t, t[1:], strict=False)):
-        raise ConfigError(f"polygonal_chain: knots must increase strictly from 0 to 1, one per vertex ({n + 1}), "
-                          f"got {knots!r}")
+    from ..critical._units import check_config, layout_of
 
-    def path(alpha: float) -> Params:
-        alpha = float(alpha)
-        if not 0.0 <= alpha <= 1.0:
-            raise ConfigError(f"polygonal_chain: α must lie in [0, 1], got {alpha!r}")
-        k = next((i for i in range(n) if alpha < t[i + 1]), n - 1)
-        local = (alpha - t[k]) / (t[k + 1] - t[k])
-        return lerp(verts[k], verts[k + 1], min(max(local, 0.0), 1.0))
-
-    return path
+    config = check_config(config, where)
+    return config, layout_of(config, layer, where=where)
 
 
-def _is_free(params, lay: UnitLayout, unit: int) -> bool:
+def _check_unit(unit: int, size: int, where: str, name: str) -> None:
+    from ..critical._units import check_unit
+
+    check_unit(unit, size, where, name)
+
+
+def _is_free(params, lay, unit: int) -> bool:
     return all(bool((v == 0).all()) for v in lay.get(params, unit, "out").values())
 
 
@@ -68,10 +56,9 @@ def move_role(params: Mapping[str, Tensor], config: Mapping, layer: int, source:
     `free` must have a_free = 0 exactly.
     """
     where = "move_role"
-    config = check_config(config, where)
-    lay = layout_of(config, layer, where=where)
-    check_unit(source, lay.size, where, "source")
-    check_unit(free, lay.size, where, "free")
+    config, lay = _layer(config, layer, where)
+    _check_unit(source, lay.size, where, "source")
+    _check_unit(free, lay.size, where, "free")
     if source == free:
         raise ConfigError(f"{where}: source and free are both unit {source}; give two different units")
     if not _is_free(params, lay, free):
@@ -93,10 +80,9 @@ def swap_chain(params: Mapping[str, Tensor], config: Mapping, layer: int, i: int
     unit's original incoming weights, so the last vertex equals π_ij θ exactly.
     """
     where = "swap_chain"
-    config = check_config(config, where)
-    lay = layout_of(config, layer, where=where)
+    config, lay = _layer(config, layer, where)
     for name, u in (("i", i), ("j", j), ("free", free)):
-        check_unit(u, lay.size, where, name)
+        _check_unit(u, lay.size, where, name)
     if len({i, j, free}) != 3:
         raise ConfigError(f"{where}: i, j and free must be three different units, got {i}, {j}, {free}")
     home = lay.vector(params, free, "in")
@@ -115,8 +101,7 @@ def zero_form(params: Mapping[str, Tensor], config: Mapping, layer: int, *,
     (a_k, a_l) → (a_k + a_l, 0), along which f changes only by the units' mismatch. Else ConfigError.
     """
     where = "zero_form"
-    config = check_config(config, where)
-    lay = layout_of(config, layer, where=where)
+    config, lay = _layer(config, layer, where)
     outs = torch.stack([lay.vector(params, k, "out") for k in range(lay.size)])  # (r, n_out)
     ins = torch.stack([lay.vector(params, k, "in") for k in range(lay.size)])  # (r, n_in)
     norms = outs.norm(dim=1)
