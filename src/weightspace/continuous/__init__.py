@@ -14,14 +14,6 @@ Example:
   3
 """
 
-from ..paths import (
-    MinimumEnergyPath,
-    OrbitCurve,
-    minimum_energy_path,
-    orbit_curve,
-    random_generators,
-    rotation_generator,
-)
 from ._bound import OrbitReport, arc_length, chord_deviation, d_max, max_curvature, orbit_report
 from ._cells import CellCount, CellPiece, count_cells
 from ._components import ComponentCount, count_components
@@ -40,6 +32,7 @@ from ._linear import (
     singular_loss_floor,
     teacher_of,
 )
+from ._orbit import OrbitCurve, orbit_curve, random_generators, rotation_generator
 from ._path_search import PathSearchCount, count_by_path_search, segment_stays_on_minimum
 from ._permutation import PermutationConnection, permutation_connection
 from ._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
@@ -55,6 +48,7 @@ from ._rescaling import (
     rescaling_midpoint_loss,
     unit_contribution,
 )
+from ._string import MinimumEnergyPath, minimum_energy_path
 
 __all__ = [
     "LINEAR_TEACHER",

@@ -7,8 +7,9 @@ hidden layers are indexed like `spec.permutation_factors` (MLP hidden layers fro
 in `weightspace.counting`, Hessians in `weightspace.hessian`.
 """
 
-from ..paths import ElasticBand, loss_curve, move_role, nudged_elastic_band, polygonal_chain, swap_chain, zero_form
+from ._chain import move_role, polygonal_chain, swap_chain, zero_form
 from ._embeddings import add_zero_neuron, expand, expansion_assignment, split_neuron, split_reason
+from ._neb import ElasticBand, nudged_elastic_band
 from ._objective import CriticalPoint, characterize, gradient_norm, objective, one_hot_regression
 from ._optimize import Fit, minimize, newton
 from ._permutation import (
@@ -23,7 +24,7 @@ from ._permutation import (
     transposition,
 )
 from ._plots import plot_band, plot_chain, plot_spectrum, plot_split_family
-from ._saddle import PermutationSaddle, permutation_saddle
+from ._saddle import PermutationSaddle, loss_curve, permutation_saddle
 from ._teacher import fit_student, init_params, student_config, teacher_params
 from ._units import UnitLayout, layout_of
 
