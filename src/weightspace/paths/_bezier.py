@@ -104,7 +104,7 @@ def fit_bezier(loss_fn: Callable[[Params], Tensor], start: Mapping[str, Tensor],
         opt.zero_grad()
         mean.backward()
         opt.step()
-        losses.append(float(mean))
+        losses.append(float(mean.detach()))
         if callback is not None and step % 50 == 0:
             callback({"stage": "bezier", "step": step, "total_steps": steps, "loss": losses[-1]})
     fitted = {k: (c[k].detach().clone() if k in c else v.clone()) for k, v in init.items()}
