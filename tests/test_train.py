@@ -64,3 +64,19 @@ def test_plain_modules_train_but_cannot_be_saved_as_runs(tmp_path):
     with pytest.raises(ConfigError, match="config"):
         ws.train(nn.Sequential(nn.Linear(64, 10)), "digits", epochs=1, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_built_module_is_left_untouched():
+    """train(module) trains a deep copy: the caller's tensors stay bitwise equal, the result's moved."""
+    module = ws.models.build({**SMALL, "input_shape": [64], "num_outputs": 10})
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    masks = {"layers.0.weight": torch.ones_like(before["layers.0.weight"]).tril()}
+    r = ws.train(module, "digits", epochs=1, seed=0, masks=masks, dtype=torch.float64)
+    after = module.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(after[k], before[k]) and after[k].dtype == before[k].dtype for k in before)
+    assert module.training  # nor its mode
+    assert r.model is not module
+    trained = r.model.state_dict()
+    assert not any(torch.equal(trained[k].float(), before[k]) for k in before)
+    assert bool((trained["layers.0.weight"][masks["layers.0.weight"] == 0] == 0).all())
