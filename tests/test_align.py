@@ -226,6 +226,8 @@ def test_repair_matches_interpolated_statistics_at_the_first_layer():
 
 
 def test_learned_matching_keeps_a_planted_permutation():
+    """A fixed point: with θ_B = g θ_A the start g⁻¹ makes the midpoint θ_A itself, and the STE steps must not
+    leave it (that learned matching moves at all is checked on a pair where weight matching is not optimal)."""
     model = _model(PLANTED["mlp"])
     spec = spec_of(model, example_input(model.config, dtype=torch.float64))
     sd = model.state_dict()

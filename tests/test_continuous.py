@@ -350,4 +350,16 @@ def test_cli_errors_are_one_line(cli_app, tmp_path, capsys):
 
 def test_errors_are_weightspace_errors():
     assert issubclass(ConfigError, WeightspaceError) and issubclass(SymmetryError, WeightspaceError)
-    assert math.isclose(C.rescaling_factor(0.5, 1, 1.0), 1.0)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("m", [0.3, 1.0, 4.0])
+def test_rescaling_factor_is_the_unit_term_along_the_line(k, m):
+    """c(α) is v(α) relu(w(α) x)^k / (v relu(w x)^k) on the line from (w, v) to its rescaled copy (m w, v m^(−k))."""
+    w, v, x = 0.7, -1.3, 2.0
+    for alpha in (0.0, 0.2, 0.5, 0.9, 1.0):
+        wa, va = (1 - alpha) * w + alpha * m * w, (1 - alpha) * v + alpha * v * m ** (-k)
+        direct = va * max(wa * x, 0.0) ** k / (v * max(w * x, 0.0) ** k)
+        assert C.rescaling_factor(alpha, k, m) == pytest.approx(direct, rel=1e-12)
+    assert C.rescaling_loss(0.5, k, m, 3.0) == pytest.approx(C.rescaling_midpoint_loss(k, m, 3.0), rel=1e-12)
+    assert math.isclose(C.rescaling_factor(0.5, k, 1.0), 1.0)  # m = 1 moves nothing
