@@ -226,6 +226,8 @@ def test_repair_matches_interpolated_statistics_at_the_first_layer():
 
 
 def test_learned_matching_keeps_a_planted_permutation():
+    """A fixed point: with θ_B = g θ_A the start g⁻¹ makes the midpoint θ_A itself, and the STE steps must not
+    leave it (that learned matching moves at all is checked on a pair where weight matching is not optimal)."""
     model = _model(PLANTED["mlp"])
     spec = spec_of(model, example_input(model.config, dtype=torch.float64))
     sd = model.state_dict()
@@ -234,6 +236,36 @@ def test_learned_matching_keeps_a_planted_permutation():
     y = model(x).argmax(1)
     alignment = learned_matching(model, sd, moved, x, y, "classification", spec, steps=5, batch_size=64)
     assert _equal(alignment.apply(moved), sd)
+
+
+def _midpoint_loss(model, a, b, x, y):
+    """The objective learned matching minimises: mean ||f(½(θ_A + θ_B); x) − y||², computed here."""
+    out = torch.func.functional_call(model, {k: 0.5 * (a[k] + b[k]) for k in a}, (x,))
+    return float(((out - y.reshape(out.shape)) ** 2).sum(1).mean())
+
+
+def test_learned_matching_improves_on_weight_matching_where_it_is_not_optimal():
+    """Two teacher-student networks (seeds 5, 105) whose weight-matching permutation is not the midpoint-loss
+    optimum (brute force over all 4! permutations): the STE loop moves away from its weight-matching start to
+    a permutation with a clearly lower midpoint loss."""
+    data = ws.data.load("teacher", d=3, n_train=64, n_test=16).to(torch.float64)
+    x, y = data.x_train, data.y_train
+    config = {"name": "mlp", "widths": [4], "activation": "relu"}
+    nets = [ws.train(config, data, epochs=20, seed=s, dtype=torch.float64, optimizer="adam", lr=1e-2, batch_size=16)
+            for s in (5, 105)]
+    model = nets[0].model
+    a, b = (n.model.state_dict() for n in nets)
+    spec = spec_of(model, example_input(model.config, dtype=torch.float64))
+    (factor,) = spec.factors
+    start = weight_matching(a, b, spec)
+    start_loss = _midpoint_loss(model, a, start.apply(b), x, y)
+    optimum = min(_midpoint_loss(model, a, GroupElement(spec, {factor.name: FactorAction(torch.tensor(p))}).apply(b),
+                                 x, y) for p in itertools.permutations(range(4)))
+    assert optimum < start_loss - 0.02  # weight matching's permutation is not the midpoint optimum here
+    learned = learned_matching(model, a, b, x, y, "regression", spec, steps=30, lr=1e-2, batch_size=64)
+    assert not torch.equal(learned.element.actions[factor.name].perm, start.element.actions[factor.name].perm)
+    assert _midpoint_loss(model, a, learned.apply(b), x, y) < start_loss - 0.01
+    assert learned.method == "ste" and learned.iterations == 30
 
 
 def test_path_evaluation_costs_one_forward_pass_per_point():

@@ -4,12 +4,19 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
+from torch.func import functional_call
 
 import weightspace as ws
+from weightspace.align import weight_matching
 from weightspace.cli import main
+from weightspace.connectivity import linear_barrier
 from weightspace.errors import ConfigError
 from weightspace.experiments import connectivity as conn
+from weightspace.io import save_params
+from weightspace.models import example_input
 from weightspace.prune import imp, magnitude_masks
+from weightspace.symmetry import spec_of
 
 SMALL = {"name": "mlp", "widths": [24, 24]}
 
@@ -22,12 +29,85 @@ def runs(tmp_path_factory):
     return root
 
 
-def test_trajectory_series(runs):
-    r = conn.trajectory_barriers(runs / "r0", runs / "r1", points=5)
+def _planted_copy(run, out, seed):
+    """Every checkpoint of `run` moved by one random permutation g (the same g at every step); returns g."""
+    first = ws.load_checkpoint(run / "step-000000.safetensors")
+    model = first.module()
+    spec = spec_of(model, example_input(model.config))
+    g = spec.sample(generator=torch.Generator().manual_seed(seed), kinds=("permutation",))
+    out.mkdir()
+    for path in sorted(run.glob("step-*.safetensors")):
+        c = ws.load_checkpoint(path)
+        save_params(g.apply(c.params), c.config, out / path.name, **c.metadata)
+    return g, spec
+
+
+def test_one_permutation_aligns_a_planted_trajectory(runs, tmp_path):
+    """θ_B(t) = g θ_A(t) at every step t: the permutation found at the end is g⁻¹ exactly, it maps every
+    checkpoint of B back onto A bitwise, so every aligned barrier is 0 while the naive ones are not."""
+    g, spec = _planted_copy(runs / "r0", tmp_path / "planted", seed=5)
+    assert not g.is_identity()
+    steps = sorted((runs / "r0").glob("step-*.safetensors"))
+    a = [ws.load_checkpoint(p).params for p in steps]
+    b = [ws.load_checkpoint(tmp_path / "planted" / p.name).params for p in steps]
+    found = weight_matching(a[-1], b[-1], spec).element
+    assert found.compose(g).is_identity() and g.compose(found).is_identity()  # found = g⁻¹, exactly
+    assert all(torch.equal(found.apply(bi)[k], ai[k]) for ai, bi in zip(a, b, strict=True) for k in ai)
+
+    r = conn.trajectory_barriers(runs / "r0", tmp_path / "planted", points=5)
     assert r["checkpoints"] == ["step 0", "step 6", "step 12", "step 18", "step 24"]
-    # at the last checkpoint the final permutation is the per-step one
-    assert r["final_permutation"][-1] == pytest.approx(r["per_step"][-1], abs=1e-12)
+    assert r["final_permutation"] == [0.0] * 5 and r["per_step"] == [0.0] * 5  # a constant path
+    assert all(f <= n + 1e-9 for f, n in zip(r["final_permutation"], r["naive"], strict=True))
+    assert r["naive"][-1] > 0.01  # the planted permutation really moved the trained network
     assert r["masks_permuted_with_weights"] is None
+
+
+def test_final_permutation_is_no_worse_than_naive_on_a_noisy_planted_trajectory(runs, tmp_path):
+    """B = g(A) + noise (1% of each tensor's spread): the end permutation still undoes g, and at every
+    checkpoint the aligned barrier is at most the naive one up to float32 evaluation noise."""
+    g, spec = _planted_copy(runs / "r0", tmp_path / "planted", seed=6)
+    noise = torch.Generator().manual_seed(0)
+    for path in sorted((tmp_path / "planted").glob("step-*.safetensors")):
+        c = ws.load_checkpoint(path)
+        noisy = {k: v + 1e-2 * v.std() * torch.randn(v.shape, generator=noise) for k, v in c.params.items()}
+        save_params(noisy, c.config, path, **c.metadata)
+    last = sorted((runs / "r0").glob("step-*.safetensors"))[-1]
+    found = weight_matching(ws.load_checkpoint(last).params,
+                            ws.load_checkpoint(tmp_path / "planted" / last.name).params, spec).element
+    assert found.compose(g).is_identity()
+    r = conn.trajectory_barriers(runs / "r0", tmp_path / "planted", points=5)
+    assert all(f <= n + 1e-5 for f, n in zip(r["final_permutation"], r["naive"], strict=True))
+    assert max(r["final_permutation"]) < 1e-4 and r["naive"][-1] > 0.01
+
+
+def _direct_barrier(model, a, b, x, y, alphas, definition):
+    """max_α L((1 − α) θ_A + α θ_B) − baseline(α), with L the mean cross-entropy computed here."""
+    losses = []
+    for t in alphas:
+        theta = {k: (1 - t) * a[k] + t * b[k] for k in a}
+        losses.append(float(F.cross_entropy(functional_call(model, theta, (x,)), y)))
+    base = [(1 - t) * losses[0] + t * losses[-1] if definition == "interpolation" else (losses[0] + losses[-1]) / 2
+            for t in alphas]
+    return max(v - c for v, c in zip(losses, base, strict=True))
+
+
+@pytest.mark.parametrize("definition", ["interpolation", "mean"])
+def test_linear_barrier_value_equals_a_direct_computation(runs, definition):
+    first, second = ws.load_checkpoint(runs / "r0"), ws.load_checkpoint(runs / "r1")
+    model = first.module().double()
+    a = {k: v.double() for k, v in first.params.items()}
+    b = {k: v.double() for k, v in second.params.items()}
+    data = first.dataset().to(torch.float64)
+    x, y = data.x_test.reshape(len(data.x_test), -1), data.y_test
+    alphas = [k / 8 for k in range(9)]
+    got = linear_barrier(model, a, b, data, points=9, definition=definition)
+    assert got.barrier.value == pytest.approx(_direct_barrier(model, a, b, x, y, alphas, definition), rel=1e-10,
+                                              abs=1e-12)
+    assert got.barrier.value > 0.01  # two seeds: a real barrier, not a trivial 0 = 0
+    aligned = linear_barrier(model, a, b, data, points=9, definition=definition, align="weight")
+    moved = aligned.alignment.apply(b)
+    assert aligned.barrier.value == pytest.approx(_direct_barrier(model, a, moved, x, y, alphas, definition),
+                                                  rel=1e-10, abs=1e-12)
 
 
 def test_trajectory_cli_json_equals_library(runs, capsys, tmp_path):

