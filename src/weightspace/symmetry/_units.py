@@ -33,12 +33,16 @@ __all__ = ["SIDES", "Slot", "Units", "neighbours", "producers", "transposition",
 SIDES = ("in", "out", "stats", "all")
 
 
+def _lead_first(t: Tensor, axis: int, seg: Segment, lead: tuple[int, ...]) -> Tensor:
+    """The segment with its pieces unfolded, pieces `lead` first: (lead sizes..., other pieces..., other axes...)."""
+    block = t.narrow(axis, seg.start, seg.stop - seg.start).movedim(axis, 0)
+    block = block.reshape(*(p.size for p in seg.pieces), *block.shape[1:])
+    return block.movedim(tuple(lead), tuple(range(len(lead))))
+
+
 def unit_matrix(t: Tensor, axis: int, seg: Segment, lead: tuple[int, ...]) -> Tensor:
     """View the segment's pieces `lead` (consecutive piece indices) as rows: (Π sizes of lead, rest)."""
-    block = t.narrow(axis, seg.start, seg.stop - seg.start).movedim(axis, 0)
-    sizes = [p.size for p in seg.pieces]
-    block = block.reshape(*sizes, *block.shape[1:]).movedim(tuple(lead), tuple(range(len(lead))))
-    return block.reshape(math.prod(sizes[i] for i in lead), -1)
+    return _lead_first(t, axis, seg, lead).reshape(math.prod(seg.pieces[i].size for i in lead), -1)
 
 
 @dataclass(frozen=True)
@@ -78,9 +82,7 @@ class Slot:
 
     def block(self, t: Tensor) -> Tensor:
         """(n, other pieces..., other axes...): entry k is unit k's slice."""
-        sizes = [p.size for p in self.segment.pieces]
-        b = t.narrow(self.axis, self.start, self.stop - self.start).movedim(self.axis, 0)
-        return b.reshape(*sizes, *b.shape[1:]).movedim(self.position, 0)
+        return _lead_first(t, self.axis, self.segment, (self.position,))
 
     def put(self, t: Tensor, unit: int, value: Tensor) -> Tensor:
         """A new tensor: `t` with unit `unit`'s slice replaced by `value` (shaped like `block(t)[unit]`)."""
