@@ -22,25 +22,9 @@ from ._alignment import Alignment
 from ._assignment import Solver, solve
 from ._weight_matching import _step_heads
 
-__all__ = ["activation_matching", "producers", "unit_activations"]
+__all__ = ["activation_matching", "unit_activations"]
 
 _CHANNEL_FIRST = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
-
-
-def producers(spec: Spec, model: nn.Module) -> dict[str, list[str]]:
-    """factor -> names of the modules whose outputs are that factor's units (producer axes, power > 0)."""
-    modules = dict(model.named_modules())
-    out: dict[str, list[str]] = {}
-    for key, entries in spec.table.items():
-        if not key.endswith(".weight") or not entries or entries[0] is None:
-            continue
-        seg = entries[0]
-        if len(seg) != 1 or len(seg[0].pieces) != 1 or seg[0].pieces[0].power <= 0:
-            continue
-        name = key[: -len(".weight")]
-        if name in modules:
-            out.setdefault(seg[0].pieces[0].factor, []).append(name)
-    return out
 
 
 class _Stats:
@@ -130,7 +114,8 @@ def activation_matching(
     check_finite(reference, what="reference network")
     check_finite(other, what="network to align")
     model = copy.deepcopy(model).eval()
-    prod = producers(spec, model)
+    modules = dict(model.named_modules())
+    prod = {f.name: [n for n in spec.producers(f.name) if n in modules] for f in spec.factors}
     children: dict[str, list[str]] = {}
     for f in spec.factors:
         if f.parent is not None:

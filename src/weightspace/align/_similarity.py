@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 from ..symmetry import GroupElement, Spec
+from ..symmetry._units import unit_matrix
 
 __all__ = ["unit_matrix", "factor_similarity", "without", "objective"]
-
-
-def unit_matrix(t: Tensor, axis: int, seg, lead: tuple[int, ...]) -> Tensor:
-    """View the segment's pieces `lead` (consecutive piece indices) as rows: (Π sizes of lead, rest)."""
-    block = t.narrow(axis, seg.start, seg.stop - seg.start).movedim(axis, 0)
-    sizes = [p.size for p in seg.pieces]
-    block = block.reshape(*sizes, *block.shape[1:]).movedim(tuple(lead), tuple(range(len(lead))))
-    return block.reshape(math.prod(sizes[i] for i in lead), -1)
 
 
 def without(element: GroupElement, names: set[str]) -> GroupElement:

@@ -38,17 +38,6 @@ def as_pairs(reference, other) -> list[tuple[Mapping[str, Tensor], Mapping[str, 
     return list(zip(refs, oths, strict=True))
 
 
-def _neighbours(spec: Spec) -> dict[str, set[str]]:
-    """Permutation factors sharing a tensor with each factor (head dims count as their heads)."""
-    top = {f.name: f.parent or f.name for f in spec.factors}
-    out: dict[str, set[str]] = {f.name: set() for f in spec.factors}
-    for entries in spec.table.values():
-        present = {top[p.factor] for e in entries if e for seg in e for p in seg.pieces if p.factor}
-        for f in present:
-            out[f] |= present - {f}
-    return out
-
-
 def _value(s: Tensor, perm: Tensor) -> float:
     return float(s[torch.arange(len(perm), device=s.device), perm.to(s.device)].sum())
 
@@ -122,7 +111,7 @@ def weight_matching(
         if f.parent is not None:
             children.setdefault(f.parent, []).append(f.name)
     names = [f.name for f in spec.permutation_factors]
-    neighbours = _neighbours(spec)
+    neighbours = {name: spec.neighbours(name) for name in names}
     fresh: set[str] = set()  # solved with every tensor in view, and no neighbour has moved since
 
     def moved(name: str) -> None:

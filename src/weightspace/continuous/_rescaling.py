@@ -72,18 +72,10 @@ def _scale_factor(spec: Spec, factor: str | None) -> str:
     return factor
 
 
-def _pieces(spec: Spec, factor: str):
-    """(key, axis, segment, power) for every axis piece owned by `factor`."""
-    for key, axis in spec.factor(factor).axes:
-        for seg in spec.table[key][axis] or ():
-            if len(seg.pieces) == 1 and seg.pieces[0].factor == factor:
-                yield key, axis, seg, seg.pieces[0].power
-
-
 def homogeneity(spec: Spec, factor: str | None = None) -> int:
     """k: the power −k with which a scaled unit's outgoing weights enter (1 for ReLU, k for ReLU^k)."""
     factor = _scale_factor(spec, factor)
-    powers = [p for *_, p in _pieces(spec, factor) if p < 0]
+    powers = [s.power for s in spec.units(factor).outgoing]
     if not powers:
         raise SymmetryError(f"homogeneity: factor {factor!r} has no outgoing weights")
     return -min(powers)
@@ -116,17 +108,14 @@ def rescale_units(params: Mapping[str, Tensor], spec: Spec, m: float, *, factor:
 def canonical_norm(params: Mapping[str, Tensor], spec: Spec, *, factor: str | None = None) -> Params:
     """Each unit of `factor` rescaled so its incoming weights (all producer axes) have unit norm."""
     factor = _scale_factor(spec, factor)
-    n = spec.factor(factor).size
-    sq = torch.zeros(n, dtype=torch.float64)
-    power = None
-    for key, axis, seg, p in _pieces(spec, factor):
-        if p <= 0:
-            continue
-        block = params[key].narrow(axis, seg.start, seg.stop - seg.start).movedim(axis, 0).to(torch.float64)
-        sq = sq + (block.reshape(n, -1) ** 2).sum(1)
-        power = p
-    if power is None:
-        raise SymmetryError(f"canonical_norm: factor {factor!r} has no incoming weights")
+    units = spec.units(factor)
+    powers = {s.power for s in units.incoming}
+    if len(powers) != 1:
+        raise SymmetryError(f"canonical_norm: factor {factor!r} needs incoming weights entering with one power, "
+                            f"got powers {sorted(powers)}")
+    (power,) = powers
+    n = units.size
+    sq = (units.matrix(params, "in").to(torch.float64) ** 2).sum(1)  # (n,)
     norm = sq.sqrt()
     coeff = torch.where(norm > 0, norm.clamp_min(1e-300) ** (-1.0 / power), torch.ones_like(norm))
     actions = dict(spec.identity().actions)
@@ -138,16 +127,12 @@ def unit_contribution(model: nn.Module, params: Mapping[str, Tensor], spec: Spec
                       factor: str | None = None, units: Sequence[int] | None = None) -> Tensor:
     """Y_J = f_θ(x) − f_θ(x) with the outgoing weights of units J zeroed: Σ_(j∈J) a_j σ(w_j x), (N, p)."""
     factor = _scale_factor(spec, factor)
-    mask = _unit_mask(spec.factor(factor).size, units)
+    view = spec.units(factor)
+    mask = _unit_mask(view.size, units)
+    zero = {k: torch.zeros_like(v) for k, v in view.get(params, 0, "out").items()}
     cut = dict(params)
-    for key, axis, seg, p in _pieces(spec, factor):
-        if p >= 0:
-            continue
-        keep = torch.ones(params[key].shape[axis], dtype=params[key].dtype)
-        keep[seg.start : seg.stop] = (~mask).to(params[key].dtype)
-        full = [1] * params[key].ndim
-        full[axis] = params[key].shape[axis]
-        cut[key] = params[key] * keep.reshape(full)
+    for j in torch.nonzero(mask).flatten().tolist():
+        cut = view.set(cut, j, zero)
     with torch.no_grad():
         return forward(model, params, x) - forward(model, cut, x)
 

@@ -144,7 +144,7 @@ def expand(params: Mapping[str, Tensor], config: Mapping, layer: int, assignment
         shape[s.axis] = m
         if s.incoming:
             for j, vals in zero_in.items():
-                new.select(s.axis, j).copy_(vals[s.key])
+                new.select(s.axis, j).copy_(vals[s.label])
         else:
             new = new * beta.to(t.dtype).reshape(shape)  # β_j a_φ(j), β = 0 for zero units
             new = torch.where(is_zero.reshape(shape), torch.zeros((), dtype=t.dtype), new)
@@ -195,7 +195,7 @@ def _zero_incoming(params, lay: UnitLayout, incoming, assignment, where) -> dict
                                 "in", f"{where}: incoming[{j}]")
             check_finite(vals, what=f"{where}: incoming[{j}]")
         else:
-            vals = {s.key: torch.zeros_like(params[s.key].select(s.axis, 0)) for s in lay.incoming}
+            vals = {k: torch.zeros_like(v) for k, v in lay.get(params, 0, "in").items()}
         out[j] = vals
     return out
 

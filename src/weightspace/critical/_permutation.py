@@ -39,7 +39,7 @@ from ._chain import polygonal_chain
 from ._embeddings import split_neuron
 from ._objective import gradient_norm
 from ._optimize import Fit, minimize
-from ._units import UnitLayout, check_config, check_unit, layout_of, spec_for, swap
+from ._units import UnitLayout, check_config, check_unit, layout_of, spec_for
 
 __all__ = [
     "PermutationPoint", "PlateauFacts", "permutation_point", "permutation_point_by_split", "plateau_directions",
@@ -54,7 +54,7 @@ def transposition(config: Mapping, layer: int, i: int, j: int) -> GroupElement:
     spec = spec_for(config)
     lay = layout_of(config, layer, where=where, spec=spec)
     _check_pair(lay, i, j, where)
-    return swap(spec, layer, i, j)
+    return spec.transposition(lay.factor, i, j)
 
 
 def _check_pair(lay: UnitLayout, i: int, j: int, where: str) -> None:

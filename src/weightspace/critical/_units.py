@@ -1,11 +1,9 @@
-"""Hidden units as data: the slices of a parameter dict that one unit of a permutation group owns.
+"""Config helpers for the critical package: the model and spec of a config, unit layouts by layer index.
 
-A unit k of a group (a `Factor` of the spec) owns, on every axis the spec assigns to the group, the
-slice at index k: on axes entering with power p > 0 its *incoming* weights (w_k, b_k: the rows that
-produce it), on axes with p < 0 its *outgoing* weights (a_k: the columns that consume it). For an MLP
-hidden layer l these are `layers.l.weight[k, :]`, `layers.l.bias[k]` and `layers.{l+1}.weight[:, k]`.
-The output bias belongs to no unit. Everything here reads the spec table; nothing is hard-coded per
-architecture, but only axes that one group owns whole (a single piece) can be edited unit by unit.
+The unit view itself (which slices unit k of a factor owns) is the spec's: `Spec.units(name)`,
+see `weightspace.symmetry._units`. Here a hidden layer is addressed by its index in
+`spec.permutation_factors` (MLP hidden layers from 0), the CLI's convenience, and only factors that
+own whole axes alone can be edited unit by unit (splitting and chains change or move whole rows).
 """
 
 from __future__ import annotations
@@ -14,83 +12,20 @@ import functools
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..errors import ConfigError, SymmetryError
 from ..models import build, example_input, normalize_config
-from ..params import Params
-from ..symmetry import FactorAction, GroupElement, Spec, spec_of
+from ..symmetry import Spec, spec_of
+from ..symmetry._units import Slot, Units
 
 __all__ = [
-    "Slot", "UnitLayout", "check_config", "check_ratio", "check_unit", "layout_of", "model_for", "spec_for", "swap",
+    "Slot", "UnitLayout", "check_config", "check_ratio", "check_unit", "layout_of", "model_for", "spec_for",
 ]
 
-
-@dataclass(frozen=True)
-class Slot:
-    """One axis a group owns: tensor `key`, its `axis`, and the `power` the unit enters with (+ in, − out)."""
-
-    key: str
-    axis: int
-    power: int
-
-    @property
-    def incoming(self) -> bool:
-        return self.power > 0
-
-
-@dataclass(frozen=True)
-class UnitLayout:
-    """The group (hidden layer) `layer` of a spec: its factor name, size and the slots its units own."""
-
-    layer: int
-    factor: str
-    size: int
-    slots: tuple[Slot, ...]
-
-    @property
-    def incoming(self) -> tuple[Slot, ...]:
-        return tuple(s for s in self.slots if s.power > 0)
-
-    @property
-    def outgoing(self) -> tuple[Slot, ...]:
-        return tuple(s for s in self.slots if s.power < 0)
-
-    def get(self, params: Mapping[str, Tensor], unit: int, side: str) -> dict[str, Tensor]:
-        """{key: the unit's slice} for `side` "in" (incoming: w_k, b_k) or "out" (outgoing: a_k)."""
-        slots = self.incoming if side == "in" else self.outgoing
-        return {s.key: params[s.key].select(s.axis, unit).clone() for s in slots}
-
-    def set(self, params: Mapping[str, Tensor], unit: int, values: Mapping[str, Tensor]) -> Params:
-        """A new dict with the unit's slices replaced by `values` ({key: slice}); other tensors shared."""
-        out = dict(params)
-        by_key = {s.key: s for s in self.slots}
-        for key, v in values.items():
-            s = by_key[key]
-            t = out[key].clone()
-            t.select(s.axis, unit).copy_(v)
-            out[key] = t
-        return out
-
-    def vector(self, params: Mapping[str, Tensor], unit: int, side: str) -> Tensor:
-        """The unit's slices on `side` raveled and concatenated in slot order, e.g. (w_k, b_k) of shape (d + 1,)."""
-        return torch.cat([v.reshape(-1) for v in self.get(params, unit, side).values()])
-
-    def unvector(self, params: Mapping[str, Tensor], vec: Tensor, side: str, where: str) -> dict[str, Tensor]:
-        """The inverse of `vector`: {key: slice} shaped like the unit's slices."""
-        slots = self.incoming if side == "in" else self.outgoing
-        shapes = [params[s.key].select(s.axis, 0).shape for s in slots]
-        sizes = [math.prod(sh) for sh in shapes]
-        if not isinstance(vec, Tensor) or vec.dim() != 1 or vec.numel() != sum(sizes):
-            got = f"shape {tuple(vec.shape)}" if isinstance(vec, Tensor) else type(vec).__name__
-            names = ", ".join(f"{s.key}{list(sh)}" for s, sh in zip(slots, shapes, strict=True))
-            raise ConfigError(f"{where}: expected a 1-D tensor of {sum(sizes)} {side}coming weights ({names}), "
-                              f"got {got}")
-        parts = torch.split(vec, sizes)
-        return {s.key: p.reshape(sh) for s, p, sh in zip(slots, parts, shapes, strict=True)}
+UnitLayout = Units  # the name the critical package has used for a factor's unit view
 
 
 def model_for(config: Mapping) -> nn.Module:
@@ -114,36 +49,24 @@ def _spec_cached(text: str) -> Spec:
     return spec_of(model, example_input(model.config, generator=torch.Generator().manual_seed(0)))
 
 
-def _axis_power(spec: Spec, key: str, axis: int, factor: str, where: str) -> int:
-    entry = spec.table[key][axis]
-    if entry is None or len(entry) != 1 or len(entry[0].pieces) != 1 or entry[0].pieces[0].factor != factor:
-        raise SymmetryError(f"{where}: axis {axis} of {key!r} is shared by several groups or flattened with other "
-                            f"axes; units of {factor!r} cannot be edited one by one there")
-    return entry[0].pieces[0].power
+def layout_of(config: Mapping, layer: int, *, where: str, spec: Spec | None = None) -> Units:
+    """`spec.units(...)` of `spec.permutation_factors[layer]` (hidden layer `layer` of an MLP, counted from 0).
 
-
-def layout_of(config: Mapping, layer: int, *, where: str, spec: Spec | None = None) -> UnitLayout:
-    """The unit layout of `spec.permutation_factors[layer]` (hidden layer `layer` of an MLP, counted from 0)."""
+    Refused unless the factor owns every one of its axes whole and alone, and has outgoing weights.
+    """
     spec = spec_for(config) if spec is None else spec
     groups = spec.permutation_factors
     if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < len(groups):
         names = ", ".join(f"{i}: {f.name}[{f.size}]" for i, f in enumerate(groups)) or "none"
         raise ConfigError(f"{where}: layer must index the model's permutation groups ({names}), got {layer!r}")
-    f = groups[layer]
-    slots = tuple(Slot(key, axis, _axis_power(spec, key, axis, f.name, where)) for key, axis in f.axes)
-    if not any(s.power < 0 for s in slots):
-        raise SymmetryError(f"{where}: group {f.name!r} has no outgoing weights in the spec")
-    return UnitLayout(layer, f.name, f.size, slots)
-
-
-def swap(spec: Spec, layer: int, i: int, j: int) -> GroupElement:
-    """The transposition π_ij of units i and j of `spec.permutation_factors[layer]`, identity elsewhere."""
-    f = spec.permutation_factors[layer]
-    perm = torch.arange(f.size)
-    perm[i], perm[j] = j, i
-    actions = dict(spec.identity().actions)
-    actions[f.name] = FactorAction(perm)
-    return GroupElement(spec, actions)
+    units = spec.units(groups[layer].name)
+    for s in units.slots:
+        if not s.alone or len(spec.table[s.key][s.axis]) != 1 or (s.start, s.stop) != (0, spec.shapes[s.key][s.axis]):
+            raise SymmetryError(f"{where}: axis {s.axis} of {s.key!r} is shared by several groups or flattened with "
+                                f"other axes; units of {units.factor!r} cannot be edited one by one there")
+    if not units.outgoing:
+        raise SymmetryError(f"{where}: group {units.factor!r} has no outgoing weights in the spec")
+    return units
 
 
 def check_unit(unit, size: int, where: str, name: str = "unit") -> int:

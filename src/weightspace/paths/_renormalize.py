@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from ..align._activation_matching import producers, unit_activations
+from ..align._activation_matching import unit_activations
 from ..errors import DataError
 from ..params import Params, first_float, forward
 from ..symmetry import Spec
@@ -84,8 +84,8 @@ def repair(
         raise DataError("REPAIR needs data: the input batch is empty")
     net = copy.deepcopy(model).eval()
     mods = dict(net.named_modules())
-    names = [n for ns in producers(spec, net).values() for n in ns
-             if getattr(mods[n], "bias", None) is not None and not isinstance(mods[n], nn.MultiheadAttention)]
+    names = [n for f in spec.factors for n in spec.producers(f.name) if n in mods
+             and getattr(mods[n], "bias", None) is not None and not isinstance(mods[n], nn.MultiheadAttention)]
     order = [n for n, _ in net.named_modules() if n in set(names)]
     a, b = endpoints
     sa, sb = _stats(net, dict(a), order, inputs), _stats(net, dict(b), order, inputs)

@@ -1,9 +1,11 @@
-"""Symmetry groups as data: specs derived by tracing, group elements and their action."""
+"""Symmetry groups as data: specs derived by tracing, group elements and their action, the unit view."""
 
-from ._element import FactorAction, GroupElement
-from ._spec import KINDS, Factor, FixedLayer, Piece, Segment, Spec
+from ._element import KINDS, FactorAction, GroupElement
+from ._spec import Factor, FixedLayer, Piece, Segment, Spec
 from ._trace import spec_of
+from ._units import Slot, Units
 
 __all__ = [
-    "KINDS", "Factor", "FactorAction", "FixedLayer", "GroupElement", "Piece", "Segment", "Spec", "spec_of",
+    "KINDS", "Factor", "FactorAction", "FixedLayer", "GroupElement", "Piece", "Segment", "Slot", "Spec", "Units",
+    "spec_of",
 ]

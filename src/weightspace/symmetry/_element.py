@@ -12,23 +12,86 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
 from ..errors import SymmetryError
-from ._spec import KINDS, Spec
 
-__all__ = ["FactorAction", "GroupElement", "sample", "identity"]
+if TYPE_CHECKING:
+    from ._spec import Factor, Spec
+
+__all__ = ["KINDS", "FactorAction", "GroupElement", "sample", "identity"]
+
+KINDS = ("permutation", "scale", "sign", "gl")
 
 
-@dataclass(frozen=True)
+def _is_bijection(perm: Tensor) -> bool:
+    """Every row of `perm` is a permutation of 0..n−1 (n = its last dimension)."""
+    n = perm.shape[-1]
+    return torch.equal(perm.sort(dim=-1).values, torch.arange(n, device=perm.device).expand_as(perm))
+
+
+@dataclass(frozen=True, repr=False)
 class FactorAction:
-    """The action on one factor: `perm` (n,) — or (parent size, n) for head dims —, coefficients or a matrix."""
+    """The action on one factor: `perm` (n,) — or (parent size, n) for head dims —, coefficients or a matrix.
+
+    Checked when built: every row of `perm` is a bijection of 0..n−1; `coeff` (n,) is finite and
+    nonzero; `matrix` (n, n) is finite and invertible.
+    """
 
     perm: Tensor
     coeff: Tensor | None = None
     matrix: Tensor | None = None
+
+    def __post_init__(self) -> None:
+        p = self.perm
+        if not isinstance(p, Tensor) or p.dtype == torch.bool or p.is_floating_point() or p.is_complex():
+            got = p.dtype if isinstance(p, Tensor) else type(p).__name__
+            raise SymmetryError(f"FactorAction: perm must be an integer tensor, got {got}")
+        if p.dim() not in (1, 2) or p.shape[-1] == 0:
+            raise SymmetryError(f"FactorAction: perm must have shape (n,) or (heads, n), got {tuple(p.shape)}")
+        if not _is_bijection(p):
+            raise SymmetryError(f"FactorAction: perm is not a bijection of 0..{p.shape[-1] - 1}: {_short(p)}")
+        n = p.shape[-1]
+        if self.coeff is not None:
+            c = self.coeff
+            if not isinstance(c, Tensor) or not c.is_floating_point() or tuple(c.shape) != (n,) or p.dim() != 1:
+                got = tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__
+                raise SymmetryError(f"FactorAction: coefficients must be a float tensor of shape ({n},), got {got}")
+            if not bool(torch.isfinite(c).all()) or bool((c == 0).any()):
+                raise SymmetryError(f"FactorAction: coefficients must be finite and nonzero, got {_short(c)}")
+        if self.matrix is not None:
+            m = self.matrix
+            if not isinstance(m, Tensor) or not m.is_floating_point() or tuple(m.shape) != (n, n) or p.dim() != 1:
+                got = tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__
+                raise SymmetryError(f"FactorAction: the GL matrix must be a float tensor of shape ({n}, {n}), "
+                                    f"got {got}")
+            if not bool(torch.isfinite(m).all()):
+                raise SymmetryError("FactorAction: the GL matrix has NaN or infinite entries")
+            sv = torch.linalg.svdvals(m.to(torch.float64))
+            if float(sv[-1]) <= n * torch.finfo(m.dtype).eps * float(sv[0]):
+                raise SymmetryError(f"FactorAction: the GL matrix is singular (singular values {float(sv[0]):.3g} "
+                                    f"to {float(sv[-1]):.3g})")
+
+    @property
+    def label(self) -> str:
+        """What this action does: "gl", "perm", "scale", "sign", products like "perm×scale", or "identity"."""
+        if self.matrix is not None:
+            return "gl"
+        parts = []
+        if not torch.equal(self.perm, torch.arange(self.perm.shape[-1], device=self.perm.device).expand_as(self.perm)):
+            parts.append("perm")
+        if self.coeff is not None:
+            if bool((self.coeff.abs() != 1).any()):
+                parts.append("scale")
+            elif bool((self.coeff < 0).any()):
+                parts.append("sign")
+        return "×".join(parts) or "identity"
+
+    def __repr__(self) -> str:
+        return f"FactorAction({'×'.join(str(s) for s in self.perm.shape)}: {self.label})"
 
     def dense(self) -> Tensor:
         """M with M[i, π(i)] = c_i (float64)."""
@@ -59,6 +122,36 @@ def _invert_monomial(a: FactorAction) -> FactorAction:
     return FactorAction(inv, None if a.coeff is None else 1.0 / a.coeff[inv])
 
 
+def _short(t: Tensor, k: int = 6) -> str:
+    flat = t.reshape(-1).tolist()
+    return str(flat[:k])[:-1] + (", ...]" if len(flat) > k else "]")
+
+
+def _check_action(f: Factor, a: FactorAction, parent_size: int | None) -> None:
+    """Refuse an action that is not an element of factor `f`'s group (one line naming the factor)."""
+    where = f"GroupElement: factor {f.name!r}"
+    if not isinstance(a, FactorAction):
+        raise SymmetryError(f"{where}: expected a FactorAction, got {type(a).__name__}")
+    want = (f.size,) if parent_size is None else (parent_size, f.size)
+    if tuple(a.perm.shape) != want:
+        raise SymmetryError(f"{where}: perm has shape {tuple(a.perm.shape)}, expected {want}")
+    if "permutation" not in f.kinds and a.matrix is None and not torch.equal(
+            a.perm, torch.arange(f.size, device=a.perm.device).expand_as(a.perm)):
+        raise SymmetryError(f"{where}: the factor admits no permutation (kinds {f.kinds}), got {_short(a.perm)}")
+    if a.matrix is not None and "gl" not in f.kinds:
+        raise SymmetryError(f"{where}: the factor admits no GL matrix (kinds {f.kinds})")
+    c = a.coeff
+    if c is None:
+        return
+    scale, sign = "scale" in f.kinds, "sign" in f.kinds
+    if scale and not sign and bool((c < 0).any()):
+        raise SymmetryError(f"{where}: admits scale but not sign, so coefficients must be positive, got {_short(c)}")
+    if sign and not scale and bool((c.abs() != 1).any()):
+        raise SymmetryError(f"{where}: admits sign but not scale, so coefficients must be ±1, got {_short(c)}")
+    if not (scale or sign) and bool((c != 1).any()):
+        raise SymmetryError(f"{where}: admits neither scale nor sign (kinds {f.kinds}), got coefficients {_short(c)}")
+
+
 def _nested_index(parent_perm: Tensor, perm: Tensor) -> Tensor:
     """Flat index map over (H, d): I[h, j] = π_H(h)·d + σ_h(j), σ indexed by the new head h."""
     d = perm.shape[1]
@@ -70,15 +163,33 @@ def _split_nested(index: Tensor, h: int, d: int) -> tuple[Tensor, Tensor]:
     return grid[:, 0] // d, grid % d
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class GroupElement:
-    """An element of a spec's symmetry group: one `FactorAction` per factor."""
+    """An element of a spec's symmetry group: one `FactorAction` per factor.
+
+    Checked when built: exactly the spec's factors are covered, each action has the factor's size
+    (heads: one permutation per parent unit) and lies in the factor's group (positive coefficients
+    where the factor admits scale but not sign, ±1 where sign but not scale, GL only where admitted).
+    """
 
     spec: Spec
     actions: Mapping[str, FactorAction]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "actions", MappingProxyType(dict(self.actions)))
+        names = [f.name for f in self.spec.factors]
+        missing, extra = sorted(set(names) - set(self.actions)), sorted(set(self.actions) - set(names))
+        if missing or extra:
+            raise SymmetryError(f"GroupElement: actions must cover exactly the spec's factors; "
+                                f"missing {missing[:5]}, unknown {extra[:5]}")
+        sizes = {f.name: f.size for f in self.spec.factors}
+        for f in self.spec.factors:
+            _check_action(f, self.actions[f.name], None if f.parent is None else sizes[f.parent])
+
+    def __repr__(self) -> str:
+        moved = [(name, a.label) for name, a in self.actions.items() if a.label != "identity"]
+        shown = ", ".join(f"{name} {label}" for name, label in moved[:4]) + (", ..." if len(moved) > 4 else "")
+        return f"GroupElement({len(self.actions)} factors: {shown or 'identity'}; non-identity: {len(moved)})"
 
     # -- group laws -------------------------------------------------------------------------------
     def compose(self, other: GroupElement) -> GroupElement:

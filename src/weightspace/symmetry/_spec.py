@@ -5,7 +5,8 @@ or a tuple of `Segment`s, each covering `[start, stop)` of the axis with a row-m
 `Piece`s. A piece of length n names the factor whose units index it (or None) and the power p
 with which a unit's coefficient c multiplies it: T' = c^p · T[π], so producers carry p = +1 (or the
 exponent of a homogeneous activation), consumers −p and normalisation statistics p = 0. The reverse
-index (factor -> axes) is derived; sizes are read from the tensors and checked.
+index (factor -> axes) is derived; sizes are read from the tensors and checked. The unit view (which
+slices unit k of a factor owns, its neighbours and producing modules) is derived in `_units.py`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from types import MappingProxyType
 from torch import Tensor
 
 from ..errors import SymmetryError
+from . import _units
+from ._element import KINDS, GroupElement, identity, sample
 
 __all__ = ["KINDS", "Piece", "Segment", "Factor", "FixedLayer", "Spec"]
-
-KINDS = ("permutation", "scale", "sign", "gl")
 
 
 @dataclass(frozen=True)
@@ -167,15 +168,29 @@ class Spec:
                     f"expected {tuple(self.shapes[k])}"
                 )
 
-    def sample(self, *, generator, kinds=None):
-        """A random element: uniform permutations, log-uniform scales in [0.5, 2], random signs, GL = exp(X)."""
-        from ._element import sample
+    # -- the unit view (see _units.py) ------------------------------------------------------------
+    def units(self, name: str) -> _units.Units:
+        """The slots unit k of factor `name` owns (get/set/vector of a unit's slices)."""
+        return _units.units_of(self, name)
 
+    def neighbours(self, name: str) -> frozenset[str]:
+        """Top-level factors sharing a tensor with factor `name` (head dims count as their heads)."""
+        return _units.neighbours(self, name)
+
+    def producers(self, name: str) -> tuple[str, ...]:
+        """Modules whose outputs are factor `name`'s units: `<module>.weight` axis 0 is the factor alone, power > 0."""
+        return _units.producers(self, name)
+
+    def transposition(self, name: str, i: int, j: int) -> GroupElement:
+        """π_ij: the element exchanging units i and j of factor `name` (within every head for head dims)."""
+        return _units.transposition(self, name, i, j)
+
+    # -- elements --------------------------------------------------------------------------------
+    def sample(self, *, generator, kinds=None) -> GroupElement:
+        """A random element: uniform permutations, log-uniform scales in [0.5, 2], random signs, GL = exp(X)."""
         return sample(self, generator=generator, kinds=kinds)
 
-    def identity(self):
-        from ._element import identity
-
+    def identity(self) -> GroupElement:
         return identity(self)
 
     def to_dict(self) -> dict:
