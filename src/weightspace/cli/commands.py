@@ -93,7 +93,8 @@ def eval_cmd(
 ) -> None:
     """Loss and accuracy of a checkpoint on a dataset split: {split, loss, accuracy, error}."""
     ckpt = load_checkpoint(checkpoint)
-    result = evaluate(ckpt.module(), ckpt.dataset(dataset), split)
+    data = ckpt.dataset(dataset, dtype=first_float(ckpt.params).dtype)  # inputs in the weights' precision
+    result = evaluate(ckpt.module(), data, split)
     emit(result, fmt)
 
 

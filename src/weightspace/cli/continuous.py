@@ -15,6 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from .. import continuous
+from .. import data as data_mod
 from ..errors import ConfigError
 from ..io import load_checkpoint
 from ..models import example_input
@@ -39,15 +40,15 @@ def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v.to(torch.float64) for k, v in tensors.items()}
 
 
-def dataset_of(name: str | None, metadata: dict):
-    """The dataset named on the command line, else the one the checkpoint records (with its options)."""
+def dataset_of(name: str | None, metadata: dict, dtype: torch.dtype = torch.float64):
+    """The dataset named on the command line, else the one the checkpoint records (with its options), in `dtype`."""
     name = name or metadata.get("dataset")
     if name is None:
         raise ConfigError("the checkpoint records no dataset; pass --dataset NAME (e.g. linear-teacher, scalar)")
     options = {}
     if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
         options = metadata["dataset_meta"].get("options", {}) or {}
-    return continuous.load_dataset(name, **options)
+    return data_mod.load(name, dtype=dtype, **options)
 
 
 def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25, seed: int = 0,
@@ -63,7 +64,7 @@ def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25
     else:
         gens = read_generators(generator)
     curve = continuous.orbit_curve(ckpt.params, spec, gens)
-    data = dataset_of(dataset, ckpt.metadata).to(dtype)
+    data = dataset_of(dataset, ckpt.metadata, dtype)
     report = continuous.orbit_report(model, curve, data, points=points, split=split)
     result = report.to_dict()
     result["generators"] = {k: list(v.shape) for k, v in curve.generators.items()}

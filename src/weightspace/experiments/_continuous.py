@@ -17,7 +17,6 @@ from .._files import atomic_path
 from ..continuous._bound import orbit_report
 from ..continuous._cells import count_cells
 from ..continuous._components import count_components
-from ..continuous._data import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..continuous._gl import sample_element
 from ..continuous._grid import count_by_grid
 from ..continuous._linear import (
@@ -34,6 +33,7 @@ from ..continuous._permutation import permutation_connection
 from ..continuous._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ..continuous._rescaling import homogeneous_teacher, rescaling_barrier
 from ..continuous._string import minimum_energy_path
+from ..data._linear import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..evaluate import evaluate
 from ..io import save_params
 from ..models import build, example_input
