@@ -146,11 +146,12 @@ def demo(
 ) -> None:
     """Train two digits MLPs (64-512-512-10) from two seeds; barriers before and after alignment."""
     from ..experiments.demo import run_demo
-    from ..plots import plot_path_curves
+    from ..plots import plot_path_curves, save_figure
 
     with progress_bar(fmt == Format.human) as bar:
         r = run_demo(out, epochs=epochs, points=points, callback=bar)
-    plot = plot_path_curves(r["curves"], Path(out) / "demo.png", title="digits MLPs 64-512-512-10, seeds 0 and 1")
+    plot = save_figure(plot_path_curves(r["curves"], title="digits MLPs 64-512-512-10, seeds 0 and 1"),
+                       Path(out) / "demo.png")
     result = {
         "accuracy": r["accuracy"],
         **{k: v for k, v in r.items() if "barrier" in k},

@@ -87,9 +87,9 @@ def barrier(
                                 callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
     out = result.to_dict()
     if plot is not None:
-        from ..plots import plot_path_curves
+        from ..plots import plot_path_curves, save_figure
 
-        out["plot"] = str(plot_path_curves({f"align={align}": result.curve}, plot))
+        out["plot"] = str(save_figure(plot_path_curves({f"align={align}": result.curve}), plot))
 
     def human(r):
         stdout.print(f"{r['metric']} barrier ({r['split']}, {r['definition']}, align={r['align']}): "
@@ -140,14 +140,15 @@ def connectivity_trajectory(
 ) -> None:
     """Barrier at every checkpoint: the final permutation vs per-step permutations vs none."""
     from ..experiments.connectivity import trajectory_barriers
-    from ..plots import plot_series
+    from ..plots import plot_series, save_figure
 
     with progress_bar(fmt == Format.human) as bar:
         r = trajectory_barriers(run_a, run_b, dataset=dataset, points=points, split=split,
                                 callback=lambda i, n: bar("checkpoints", {"step": i, "total_steps": n}))
     if plot is not None:
-        r["plot"] = str(plot_series(r["checkpoints"], {k: r[k] for k in ("naive", "per_step", "final_permutation")},
-                                    plot, ylabel=f"{split} loss barrier", xlabel="checkpoint"))
+        fig = plot_series(r["checkpoints"], {k: r[k] for k in ("naive", "per_step", "final_permutation")},
+                          ylabel=f"{split} loss barrier", xlabel="checkpoint")
+        r["plot"] = str(save_figure(fig, plot))
 
     def human(res):
         t = Table("checkpoint", "naive", "per-step permutation", "final permutation", title="loss barriers")
@@ -174,7 +175,7 @@ def connectivity_width(
 ) -> None:
     """2-model and 3-model barriers after weight matching vs width, with a plot."""
     from ..experiments.connectivity import width_sweep
-    from ..plots import plot_series
+    from ..plots import plot_series, save_figure
 
     try:
         ws = [int(w) for w in widths.split(",")]
@@ -187,8 +188,8 @@ def connectivity_width(
               "2 models (naive)": [row["barrier_2_naive"] for row in r["rows"]]}
     if seeds >= 3:
         series["3 models, simplex (aligned)"] = [row["barrier_3"] for row in r["rows"]]
-    r["plot"] = str(plot_series(ws, series, Path(out) / "width.png", ylabel="test loss barrier", xlabel="width",
-                                logx=True))
+    fig = plot_series(ws, series, ylabel="test loss barrier", xlabel="width", logx=True)
+    r["plot"] = str(save_figure(fig, Path(out) / "width.png"))
 
     def human(res):
         t = Table("width", "2-model aligned", "2-model naive", "3-model aligned", "accuracy", title="barriers")

@@ -70,7 +70,9 @@ def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25
     result["generators"] = {k: list(v.shape) for k, v in curve.generators.items()}
     result["plot"] = None
     if plot is not None:
-        continuous.plot_orbit(report, plot, title=f"orbit exp(tX)·θ of {Path(checkpoint).name}")
+        from ..plots import plot_orbit, save_figure
+
+        save_figure(plot_orbit(report, title=f"orbit exp(tX)·θ of {Path(checkpoint).name}"), plot)
         result["plot"] = str(plot)
     return result
 

@@ -155,7 +155,9 @@ def table_cmd(
     """T(r*, m), G(r* − 1, m) and their ratio over a grid (the mild-vs-vast table)."""
     rows = counting.count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
     if plot is not None:
-        counting.plot_ratio(rows, plot)
+        from ..plots import plot_ratio, save_figure
+
+        save_figure(plot_ratio(rows), plot)
         info(f"wrote {plot}")
 
     def human(_: dict) -> None:

@@ -87,7 +87,9 @@ def hessian_cmd(
     point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
     result = point.to_dict()
     if plot is not None:
-        critical.plot_spectrum(point.spectrum, plot)
+        from ..plots import plot_spectrum, save_figure
+
+        save_figure(plot_spectrum(point.spectrum), plot)
         info(f"wrote {plot}")
         result["plot"] = str(plot)
 
@@ -155,13 +157,16 @@ def saddle_cmd(
                                       weight_decay=weight_decay, points=points, neb=neb)
     result = res.to_dict()
     if plot is not None:
+        from ..plots import plot_band, plot_chain, save_figure
+
         curves = {"θ → θ_pp → π_ij θ": res.path}
         if res.band is not None:
-            critical.plot_band(res.band.positions, res.band.losses, plot, highest=res.band.highest, curves=curves,
-                               title=f"layer {layer}, units {i},{j}")
+            fig = plot_band(res.band.positions, res.band.losses, highest=res.band.highest, curves=curves,
+                            title=f"layer {layer}, units {i},{j}")
         else:
-            critical.plot_chain(curves, plot, segments=2, reference=res.point.loss,
-                                title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
+            fig = plot_chain(curves, segments=2, reference=res.point.loss,
+                             title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
+        save_figure(fig, plot)
         info(f"wrote {plot}")
         result["plot"] = str(plot)
 
