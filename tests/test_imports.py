@@ -19,12 +19,13 @@ def run_python(code: str, **env) -> str:
     return proc.stdout
 
 
+# the library and every submodule it names (not the CLI: importing rich draws from Python's `random`)
 EVERYTHING = """
     import importlib
     import weightspace
     for name in weightspace.__all__:
         getattr(weightspace, name)
-    for mod in ("plots", "cli", "experiments"):
+    for mod in ("plots", "experiments"):
         importlib.import_module("weightspace." + mod)
 """
 

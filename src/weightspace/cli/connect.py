@@ -8,21 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..align import merge as merge_fn
-from ..connectivity import linear_barrier
-from ..errors import ArchitectureMismatch, ConfigError
-from ..io import load_checkpoint, save_params
-from ..models import example_input
-from ..params import first_float
-from ..symmetry import spec_of
+from ..errors import ConfigError
 from . import app
-from ._common import FORMAT_OPTION_HELP, Format, emit, progress_bar, stdout
-
-FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
-DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the first checkpoint's).")]
+from ._common import DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, progress_bar, stdout
 
 
 def _load_same(paths: list[str]):
+    from ..errors import ArchitectureMismatch
+    from ..io import load_checkpoint
+
     ckpts = [load_checkpoint(p) for p in paths]
     for c in ckpts[1:]:
         if c.config != ckpts[0].config:
@@ -35,13 +29,14 @@ def _load_same(paths: list[str]):
 def align(
     a: Annotated[str, typer.Argument(help="Reference checkpoint (file or run directory).")],
     b: Annotated[str, typer.Argument(help="Checkpoint to align to A.")],
-    out: Annotated[Path, typer.Option(help="Where to write B aligned to A (a checkpoint file).")],
+    out: OutCkptOpt,
     method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
     dataset: DatasetOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Write B permuted to match A (the same function as B)."""
     from ..connectivity import align_pair
+    from ..io import save_params
 
     if method not in ("weight", "activation", "ste"):
         raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
@@ -71,10 +66,11 @@ def barrier(
     reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
     dataset: DatasetOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The barrier along the straight path from A to B (B optionally aligned first)."""
+    from ..connectivity import linear_barrier
     if reset_bn and repair:
         raise ConfigError("choose one of --reset-bn and --repair")
     ca, cb = _load_same([a, b])
@@ -101,12 +97,17 @@ def barrier(
 @app.command()
 def merge(
     checkpoints: Annotated[list[str], typer.Argument(help="Two or more checkpoints of one architecture.")],
-    out: Annotated[Path, typer.Option(help="The merged checkpoint file.")],
+    out: OutCkptOpt,
     no_align: Annotated[bool, typer.Option("--no-align", help="Average without aligning first.")] = False,
     weights: Annotated[str | None, typer.Option(help="Comma-separated weights summing to 1.")] = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Weighted average of networks after aligning each to the first."""
+    from ..align import merge as merge_fn
+    from ..io import save_params
+    from ..models import example_input
+    from ..params import first_float
+    from ..symmetry import spec_of
     if len(checkpoints) < 2:
         raise ConfigError("merge needs at least two checkpoints")
     ckpts = _load_same(checkpoints)
@@ -135,7 +136,7 @@ def connectivity_trajectory(
     points: int = 11,
     split: str = "test",
     dataset: DatasetOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the three series as a PNG.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Barrier at every checkpoint: the final permutation vs per-step permutations vs none."""
