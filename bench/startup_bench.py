@@ -18,10 +18,14 @@ import time
 from _timing import median_time
 
 CLI = "from weightspace.cli import main; main()"
+# the floor of any typer command that parses a value: typer >= 0.2x coerces it through pydantic
+TYPER_ONE_OPTION = "import typer\napp = typer.Typer()\n@app.command()\ndef f(m: int = 0):\n    print(m)\napp()"
 COMMANDS = {
     'python -c "import typer"': [sys.executable, "-c", "import typer"],
     "weightspace --help": [sys.executable, "-c", CLI, "--help"],
     "weightspace count T --r-star 3 --m 5": [sys.executable, "-c", CLI, "count", "T", "--r-star", "3", "--m", "5"],
+    "(reference) a one-option typer app, --m 5": [sys.executable, "-c", TYPER_ONE_OPTION, "--m", "5"],
+    '(reference) python -c "import weightspace.cli"': [sys.executable, "-c", "import weightspace.cli"],
 }
 
 
