@@ -1,8 +1,11 @@
 """The CLI is a thin shell: its JSON equals what the library returns; bad input is one line and exit 2."""
 
 import json
+import struct
+from pathlib import Path
 
 import pytest
+import torch
 
 import weightspace as ws
 from weightspace.cli import main
@@ -105,3 +108,33 @@ def test_hessian_of_a_batchnorm_checkpoint_differentiates_parameters_only(capsys
     got = run_json(capsys, "hessian", str(tmp_path / "v"), "--top", "2")
     n = sum(v.numel() for k, v in ws.load(tmp_path / "v").named_parameters())
     assert got["dim"] == n  # BatchNorm running statistics are held fixed, not differentiated
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+
+def _is_checkpoint(path: Path) -> bool:
+    with open(path, "rb") as f:
+        header = json.loads(f.read(struct.unpack("<Q", f.read(8))[0]))
+    return "config" in header.get("__metadata__", {})
+
+
+@pytest.mark.parametrize("path", sorted(RESULTS.rglob("*.safetensors")), ids=lambda p: p.name)
+def test_eval_works_on_every_committed_result(capsys, path):
+    """Every checkpoint under docs/results evaluates on its recorded dataset; other safetensors files
+    (orbit generators) are refused in one line."""
+    if not _is_checkpoint(path):
+        code, out, err = run(capsys, "eval", str(path))
+        assert code == 2 and "without a weightspace model config" in err and len(err.strip().splitlines()) == 1
+        return
+    ckpt = ws.load_checkpoint(path)
+    data = ws.data.load(ckpt.metadata["dataset"], dtype=torch.float64,
+                        **ckpt.metadata.get("dataset_meta", {}).get("options", {}))
+    got = run_json(capsys, "eval", str(path), "--split", "train")
+    assert got == ws.evaluate(ckpt.module(), data, "train")
+    if ckpt.metadata["dataset"] == "linear-teacher":  # a zero-loss point of the deep linear network, in float64
+        assert got["loss"] < 1e-20
+
+
+def test_results_hold_a_checkpoint():
+    assert any(_is_checkpoint(p) for p in RESULTS.rglob("*.safetensors"))

@@ -24,13 +24,33 @@ CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
 def test_registry_lists_every_source():
-    assert DATASETS == ("digits", "mnist1d", "teacher", "mnist", "cifar10")
+    assert DATASETS == ("digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher", "scalar")
     assert set(data.__all__) == {"Dataset", "load", "DATASETS"}
 
 
 def test_unknown_dataset_lists_known_ones():
-    with pytest.raises(DataError, match="unknown dataset 'imagenet'.*digits, mnist1d, teacher, mnist, cifar10"):
+    with pytest.raises(DataError, match="unknown dataset 'imagenet'.*digits, mnist1d, teacher, mnist, cifar10, "
+                                        "linear-teacher, scalar"):
         load("imagenet")
+
+
+def test_linear_teacher_and_scalar_load_from_their_recorded_options():
+    """y = M x exactly with M = teacher_matrix(h, seed); `meta["options"]` reloads the same set in any dtype."""
+    from weightspace.continuous import linear_teacher, load_dataset, teacher_matrix
+
+    ds = load("linear-teacher", h=3, seed=5, n_train=7, n_test=4, dtype=torch.float64)
+    m = teacher_matrix(3, seed=5)
+    assert ds.x_train.shape == (7, 3) and ds.x_test.shape == (4, 3) and ds.task == "regression"
+    assert torch.allclose(ds.y_train, ds.x_train @ m.T, rtol=0, atol=1e-14)
+    again = load("linear-teacher", **ds.meta["options"], dtype=torch.float64)
+    assert torch.equal(again.x_test, ds.x_test) and torch.equal(again.y_test, ds.y_test)
+    assert torch.equal(load_dataset("linear-teacher", **ds.meta["options"], dtype=torch.float64).y_train,
+                       linear_teacher(3, seed=5, n_train=7, n_test=4).y_train)
+    assert load("linear-teacher", h=3).x_train.dtype == torch.float32
+    with pytest.raises(DataError, match="missing option h"):
+        load("linear-teacher")
+    s = load("scalar", y=2.0)
+    assert s.x_train.tolist() == [[1.0]] and s.y_test.tolist() == [[2.0]]
 
 
 def test_unknown_option_is_refused():

@@ -1,4 +1,8 @@
-"""The `weightspace` command: thin noun-verb shells over library calls.
+"""The `weightspace` command: thin noun-verb shells over library calls, one module per command group.
+
+train (train), eval | info | spec (inspect), demo (demo), count ... (count), align | barrier | merge |
+connectivity (connect), orbit (continuous), hessian | critical | saddle (critical). Each module imports the
+library inside its command bodies, so `weightspace --help` and `weightspace count T` start without torch.
 
 Results go to stdout (`--format json` for machines), progress and notes to stderr. Known errors
 print one line and exit 2; set WEIGHTSPACE_DEBUG=1 for the traceback.
@@ -21,14 +25,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+from . import train, inspect, demo, count, connect, continuous, critical  # noqa: E402, F401, I001  (registration order = help order)
 
-def _register() -> None:
-    from . import commands, connect, continuous, critical  # noqa: F401  (importing registers the commands)
+app.add_typer(count.app, name="count", help="Exact counts of symmetry-induced critical sets.")
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, mapping known errors to one line on stderr and exit code 2."""
-    _register()
     debug = os.environ.get("WEIGHTSPACE_DEBUG") == "1"
     try:
         app(args=argv)

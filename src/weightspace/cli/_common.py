@@ -1,4 +1,7 @@
-"""Shared CLI plumbing: output format, result printing, one-line errors."""
+"""Shared CLI plumbing: the options every command group uses (defined once), output format, result printing.
+
+Nothing here imports torch: command modules import the library inside their command bodies.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,10 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
 stdout = Console()
@@ -21,6 +26,13 @@ class Format(str, enum.Enum):
 
 
 FORMAT_OPTION_HELP = "Output format: 'human' (Rich) or 'json' (machine-readable, on stdout)."
+
+FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
+DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one the (first) checkpoint records).")]
+PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.")]
+OutCkptOpt = Annotated[Path, typer.Option(help="The checkpoint file to write (.safetensors).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed (training, random generators).")]
 
 
 def _jsonable(obj: Any) -> Any:

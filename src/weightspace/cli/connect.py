@@ -8,21 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..align import merge as merge_fn
-from ..connectivity import linear_barrier
-from ..errors import ArchitectureMismatch, ConfigError
-from ..io import load_checkpoint, save_params
-from ..models import example_input
-from ..params import first_float
-from ..symmetry import spec_of
+from ..errors import ConfigError
 from . import app
-from ._common import FORMAT_OPTION_HELP, Format, emit, progress_bar, stdout
-
-FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
-DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the first checkpoint's).")]
+from ._common import DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, progress_bar, stdout
 
 
 def _load_same(paths: list[str]):
+    from ..errors import ArchitectureMismatch
+    from ..io import load_checkpoint
+
     ckpts = [load_checkpoint(p) for p in paths]
     for c in ckpts[1:]:
         if c.config != ckpts[0].config:
@@ -35,13 +29,14 @@ def _load_same(paths: list[str]):
 def align(
     a: Annotated[str, typer.Argument(help="Reference checkpoint (file or run directory).")],
     b: Annotated[str, typer.Argument(help="Checkpoint to align to A.")],
-    out: Annotated[Path, typer.Option(help="Where to write B aligned to A (a checkpoint file).")],
+    out: OutCkptOpt,
     method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
     dataset: DatasetOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Write B permuted to match A (the same function as B)."""
-    from ..connectivity import align_pair
+    from ..align._pair import align_pair
+    from ..io import save_params
 
     if method not in ("weight", "activation", "ste"):
         raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
@@ -71,10 +66,11 @@ def barrier(
     reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
     dataset: DatasetOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the curve as a PNG.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The barrier along the straight path from A to B (B optionally aligned first)."""
+    from ..paths import linear_barrier
     if reset_bn and repair:
         raise ConfigError("choose one of --reset-bn and --repair")
     ca, cb = _load_same([a, b])
@@ -87,9 +83,9 @@ def barrier(
                                 callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
     out = result.to_dict()
     if plot is not None:
-        from ..plots import plot_path_curves
+        from ..plots import plot_path_curves, save_figure
 
-        out["plot"] = str(plot_path_curves({f"align={align}": result.curve}, plot))
+        out["plot"] = str(save_figure(plot_path_curves({f"align={align}": result.curve}), plot))
 
     def human(r):
         stdout.print(f"{r['metric']} barrier ({r['split']}, {r['definition']}, align={r['align']}): "
@@ -101,12 +97,17 @@ def barrier(
 @app.command()
 def merge(
     checkpoints: Annotated[list[str], typer.Argument(help="Two or more checkpoints of one architecture.")],
-    out: Annotated[Path, typer.Option(help="The merged checkpoint file.")],
+    out: OutCkptOpt,
     no_align: Annotated[bool, typer.Option("--no-align", help="Average without aligning first.")] = False,
     weights: Annotated[str | None, typer.Option(help="Comma-separated weights summing to 1.")] = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Weighted average of networks after aligning each to the first."""
+    from ..align import merge as merge_fn
+    from ..io import save_params
+    from ..models import example_input
+    from ..params import first_float
+    from ..symmetry import spec_of
     if len(checkpoints) < 2:
         raise ConfigError("merge needs at least two checkpoints")
     ckpts = _load_same(checkpoints)
@@ -135,19 +136,20 @@ def connectivity_trajectory(
     points: int = 11,
     split: str = "test",
     dataset: DatasetOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the three series as a PNG.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Barrier at every checkpoint: the final permutation vs per-step permutations vs none."""
     from ..experiments.connectivity import trajectory_barriers
-    from ..plots import plot_series
+    from ..plots import plot_series, save_figure
 
     with progress_bar(fmt == Format.human) as bar:
         r = trajectory_barriers(run_a, run_b, dataset=dataset, points=points, split=split,
                                 callback=lambda i, n: bar("checkpoints", {"step": i, "total_steps": n}))
     if plot is not None:
-        r["plot"] = str(plot_series(r["checkpoints"], {k: r[k] for k in ("naive", "per_step", "final_permutation")},
-                                    plot, ylabel=f"{split} loss barrier", xlabel="checkpoint"))
+        fig = plot_series(r["checkpoints"], {k: r[k] for k in ("naive", "per_step", "final_permutation")},
+                          ylabel=f"{split} loss barrier", xlabel="checkpoint")
+        r["plot"] = str(save_figure(fig, plot))
 
     def human(res):
         t = Table("checkpoint", "naive", "per-step permutation", "final permutation", title="loss barriers")
@@ -174,7 +176,7 @@ def connectivity_width(
 ) -> None:
     """2-model and 3-model barriers after weight matching vs width, with a plot."""
     from ..experiments.connectivity import width_sweep
-    from ..plots import plot_series
+    from ..plots import plot_series, save_figure
 
     try:
         ws = [int(w) for w in widths.split(",")]
@@ -187,8 +189,8 @@ def connectivity_width(
               "2 models (naive)": [row["barrier_2_naive"] for row in r["rows"]]}
     if seeds >= 3:
         series["3 models, simplex (aligned)"] = [row["barrier_3"] for row in r["rows"]]
-    r["plot"] = str(plot_series(ws, series, Path(out) / "width.png", ylabel="test loss barrier", xlabel="width",
-                                logx=True))
+    fig = plot_series(ws, series, ylabel="test loss barrier", xlabel="width", logx=True)
+    r["plot"] = str(save_figure(fig, Path(out) / "width.png"))
 
     def human(res):
         t = Table("width", "2-model aligned", "2-model naive", "3-model aligned", "accuracy", title="barriers")

@@ -1,34 +1,31 @@
-"""weightspace orbit | count components: continuous symmetries of a checkpoint, components of linear minima.
+"""weightspace orbit: loss and curvature along a continuous-symmetry orbit of a checkpoint.
 
-Thin shells over `weightspace.continuous`. Importing this module registers `orbit` on the main app and
-`components` on the `count` group.
+Thin shell over `weightspace.continuous` (`count components` lives with the other counts in cli/count.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
-from .. import continuous
 from ..errors import ConfigError
-from ..io import load_checkpoint
-from ..models import example_input
-from ..params import first_float
-from ..symmetry import spec_of
 from . import app
-from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
-from .count import app as count_app
+from ._common import CkptArg, DatasetOpt, Format, FormatOpt, PlotOpt, SeedOpt, emit, info, stdout
 
-FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
+if TYPE_CHECKING:
+    import torch
+
+    from ..data import Dataset
 
 
 def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
     """X matrices keyed by factor name from a safetensors file (float64)."""
+    import torch
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"--generator: {p} is neither 'random' nor an existing safetensors file of X matrices")
@@ -39,21 +36,34 @@ def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v.to(torch.float64) for k, v in tensors.items()}
 
 
-def dataset_of(name: str | None, metadata: dict):
-    """The dataset named on the command line, else the one the checkpoint records (with its options)."""
+def dataset_of(name: str | None, metadata: dict, dtype: torch.dtype | None = None) -> Dataset:
+    """The dataset named on the command line, else the one the checkpoint records (with its options), in `dtype`
+    (default float64)."""
+    import torch
+
+    from .. import data as data_mod
+
     name = name or metadata.get("dataset")
     if name is None:
         raise ConfigError("the checkpoint records no dataset; pass --dataset NAME (e.g. linear-teacher, scalar)")
     options = {}
     if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
         options = metadata["dataset_meta"].get("options", {}) or {}
-    return continuous.load_dataset(name, **options)
+    return data_mod.load(name, dtype=dtype or torch.float64, **options)
 
 
 def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25, seed: int = 0,
                  scale: float = 0.3, dataset: str | None = None, split: str = "train",
                  plot: Path | None = None) -> dict:
     """The `orbit` command's result: `orbit_report(...).to_dict()` plus the generators' shapes and the plot path."""
+    import torch
+
+    from .. import continuous
+    from ..io import load_checkpoint
+    from ..models import example_input
+    from ..params import first_float
+    from ..symmetry import spec_of
+
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.module()
     dtype = first_float(ckpt.params).dtype
@@ -63,28 +73,30 @@ def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25
     else:
         gens = read_generators(generator)
     curve = continuous.orbit_curve(ckpt.params, spec, gens)
-    data = dataset_of(dataset, ckpt.metadata).to(dtype)
+    data = dataset_of(dataset, ckpt.metadata, dtype)
     report = continuous.orbit_report(model, curve, data, points=points, split=split)
     result = report.to_dict()
     result["generators"] = {k: list(v.shape) for k, v in curve.generators.items()}
     result["plot"] = None
     if plot is not None:
-        continuous.plot_orbit(report, plot, title=f"orbit exp(tX)·θ of {Path(checkpoint).name}")
+        from ..plots import plot_orbit, save_figure
+
+        save_figure(plot_orbit(report, title=f"orbit exp(tX)·θ of {Path(checkpoint).name}"), plot)
         result["plot"] = str(plot)
     return result
 
 
 @app.command("orbit")
 def orbit_cmd(
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")],
+    checkpoint: CkptArg,
     generator: Annotated[str, typer.Option(help="'random' (X ~ N(0, scale²/n) on every GL factor) or a "
                                                 "safetensors file of X matrices keyed by factor name.")] = "random",
     points: Annotated[int, typer.Option(help="Evaluation points on the curve and on the chord.")] = 25,
-    seed: Annotated[int, typer.Option(help="Seed of the random generator.")] = 0,
+    seed: SeedOpt = 0,
     scale: Annotated[float, typer.Option(help="Scale of random generators.")] = 0.3,
-    dataset: Annotated[str | None, typer.Option(help="Dataset (default: the checkpoint's).")] = None,
+    dataset: DatasetOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "train",
-    plot: Annotated[Path | None, typer.Option(help="Write the loss/curvature plot (PNG) here.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Loss along the orbit γ(t) = exp(tX)·θ and its chord; curvature, chord deviation and the bound d_max."""
@@ -102,16 +114,3 @@ def orbit_cmd(
                      + ("" if r["bound_applies"] else " (hypotheses of the bound not met)"))
 
     emit(result, fmt, human)
-
-
-@count_app.command("components")
-def components_cmd(
-    layers: Annotated[int, typer.Option("--layers", help="Number of weight matrices l (>= 2).")],
-    skip: Annotated[bool, typer.Option("--skip", help="Skip connection around the first l − 1 layers.")] = False,
-    width: Annotated[int, typer.Option("--width", help="Square width h = d = p (skip: only 1).")] = 1,
-    fmt: FormatOpt = Format.human,
-) -> None:
-    """Connected components of a deep linear network's zero-loss set: {"value", "method"}."""
-    count = continuous.count_components(layers, skip=skip, width=width)
-    emit(count.to_dict(), fmt, lambda r: stdout.print(f"[bold]components[/bold] = {r['value']}  ({r['method']})",
-                                                      soft_wrap=True))

@@ -1,23 +1,22 @@
-"""weightspace count T | G | ratio | crossover | permutation-points | table: exact symmetry-induced counts.
+"""weightspace count T | G | ratio | crossover | permutation-points | table | components: exact counts.
 
-Thin shells over `weightspace.counting`. JSON: a count is {"value": int} (a decimal string beyond
-4,300 digits), a rational {"value": "p/q", "value_float": float}, the table {"rows": [...]}.
-Run standalone as `python -m weightspace.cli.count ...`.
+Thin shells over `weightspace.counting` (torch-free) and, for `components`, `weightspace.continuous`.
+JSON: a count is {"value": int} (a decimal string beyond 4,300 digits), a rational {"value": "p/q",
+"value_float": float}, the table {"rows": [...]}. Run standalone as `python -m weightspace.cli.count ...`.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from .. import counting
+from ..counting import CROSSOVER_H_MAX
 from ..errors import ConfigError, WeightspaceError
-from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
+from ._common import Format, FormatOpt, PlotOpt, emit, info, stdout
 
 app = typer.Typer(
     help="Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019).",
@@ -26,7 +25,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
 _RANGE = re.compile(r"^\s*(\d+)\s*(?::\s*(\d+)\s*(?::\s*(\d+)\s*)?)?$")
 
 
@@ -53,18 +51,24 @@ def parse_widths(text: str) -> list[int]:
 
 def _approx(n: int) -> str:
     """Short human form of a big count: exact up to 24 digits, else 'd.ddde+X (N digits)'."""
-    digits = counting.decimal_string(n)
+    from ..counting import decimal_string
+
+    digits = decimal_string(n)
     if len(digits) <= 24:
         return digits
     return f"{digits[0]}.{digits[1:5]}e+{len(digits) - 1} ({len(digits)} digits)"
 
 
 def _count_result(value: int) -> dict:
-    return {"value": counting.json_count(value)}
+    from ..counting import json_count
+
+    return {"value": json_count(value)}
 
 
 def _print_count(label: str, value: int) -> None:
-    digits = counting.decimal_string(value)
+    from ..counting import decimal_string
+
+    digits = decimal_string(value)
     stdout.print(f"[bold]{label}[/bold] = {digits}", soft_wrap=True)
     if len(digits) > 24:
         stdout.print(f"≈ {_approx(value)}")
@@ -77,7 +81,9 @@ def T_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Affine subspaces of the global-minima manifold, T(r*, m)."""
-    value = counting.T(r_star, m)
+    from ..counting import T
+
+    value = T(r_star, m)
     emit(_count_result(value), fmt, lambda _: _print_count(f"T(r*={r_star}, m={m})", value))
 
 
@@ -88,7 +94,9 @@ def G_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Affine subspaces of symmetry-induced critical points from one width-r point, G(r, m) = r! S(m, r)."""
-    value = counting.G(r, m)
+    from ..counting import G
+
+    value = G(r, m)
     emit(_count_result(value), fmt, lambda _: _print_count(f"G(r={r}, m={m})", value))
 
 
@@ -99,8 +107,10 @@ def ratio_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Critical vs global-minimum subspaces, G(r* − 1, m) / T(r*, m), exactly."""
-    q = counting.ratio(r_star, m)
-    result = counting.json_rational(q)
+    from ..counting import json_rational, ratio
+
+    q = ratio(r_star, m)
+    result = json_rational(q)
     emit(result, fmt, lambda res: stdout.print(
         f"[bold]G({r_star - 1}, {m}) / T({r_star}, {m})[/bold] = {res['value']} ≈ {res['value_float']:.6g}",
         soft_wrap=True))
@@ -109,11 +119,13 @@ def ratio_cmd(
 @app.command("crossover")
 def crossover_cmd(
     r_star: Annotated[str, typer.Option("--r-star", help="Teacher width(s) r* >= 1: an int or a range a:b.")],
-    h_max: Annotated[int, typer.Option(help="Give up beyond this h.")] = counting.CROSSOVER_H_MAX,
+    h_max: Annotated[int, typer.Option(help="Give up beyond this h.")] = CROSSOVER_H_MAX,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Smallest h >= 1 with T(r*, r* + h) >= G(r* − 1, r* + h), per r*."""
-    rows = [{"r_star": r, "h": (h := counting.crossover(r, h_max=h_max)), "m": r + h}
+    from ..counting import crossover
+
+    rows = [{"r_star": r, "h": (h := crossover(r, h_max=h_max)), "m": r + h}
             for r in parse_range(r_star, "--r-star")]
 
     def human(res: dict) -> None:
@@ -132,15 +144,17 @@ def permutation_points_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Brea's factor Σ_k C(n_k − K, K)/2!^K: K-th order permutation points per equivalent global minimum."""
+    from ..counting import json_rational, permutation_group_order, permutation_point_count, permutation_point_factor
+
     ns = parse_widths(widths)
-    q = counting.permutation_point_factor(ns, order)
-    result = counting.json_rational(q)
+    q = permutation_point_factor(ns, order)
+    result = json_rational(q)
 
     def human(res: dict) -> None:
         stdout.print(f"[bold]permutation-point factor[/bold] (widths {ns}, K={order}) = {res['value']} "
                      f"≈ {res['value_float']:.6g}", soft_wrap=True)
-        stdout.print(f"points {_approx(counting.permutation_point_count(ns, order))} / "
-                     f"minima {_approx(counting.permutation_group_order(ns))}")
+        stdout.print(f"points {_approx(permutation_point_count(ns, order))} / "
+                     f"minima {_approx(permutation_group_order(ns))}")
 
     emit(result, fmt, human)
 
@@ -149,13 +163,17 @@ def permutation_points_cmd(
 def table_cmd(
     r_star: Annotated[str, typer.Option("--r-star", help="Teacher widths r* >= 1: an int or a range a:b.")],
     m: Annotated[str, typer.Option("--m", help="Student widths m: an int or a range a:b (rows with m < r* skipped).")],
-    plot: Annotated[Path | None, typer.Option(help="Also write the ratio-vs-h plot (PNG) here.")] = None,
+    plot: PlotOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """T(r*, m), G(r* − 1, m) and their ratio over a grid (the mild-vs-vast table)."""
-    rows = counting.count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
+    from ..counting import count_table
+
+    rows = count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
     if plot is not None:
-        counting.plot_ratio(rows, plot)
+        from ..plots import plot_ratio, save_figure
+
+        save_figure(plot_ratio(rows), plot)
         info(f"wrote {plot}")
 
     def human(_: dict) -> None:
@@ -166,6 +184,21 @@ def table_cmd(
         stdout.print(table)
 
     emit({"rows": [row.to_json() for row in rows]}, fmt, human)
+
+
+@app.command("components")
+def components_cmd(
+    layers: Annotated[int, typer.Option("--layers", help="Number of weight matrices l (>= 2).")],
+    skip: Annotated[bool, typer.Option("--skip", help="Skip connection around the first l − 1 layers.")] = False,
+    width: Annotated[int, typer.Option("--width", help="Square width h = d = p (skip: only 1).")] = 1,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """Connected components of a deep linear network's zero-loss set: {"value", "method"}."""
+    from ..continuous import count_components
+
+    count = count_components(layers, skip=skip, width=width)
+    emit(count.to_dict(), fmt, lambda r: stdout.print(f"[bold]components[/bold] = {r['value']}  ({r['method']})",
+                                                      soft_wrap=True))
 
 
 if __name__ == "__main__":

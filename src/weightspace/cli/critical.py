@@ -8,27 +8,20 @@ finite minimum).
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import torch
 import typer
 
-from .. import critical
-from .. import data as data_mod
-from ..critical._units import model_for
 from ..errors import ConfigError
-from ..io import Checkpoint, load_checkpoint, save_params
-from ..models import example_input
-from ..params import forward
 from . import app
-from ._common import FORMAT_OPTION_HELP, Format, emit, info, stdout
+from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, stdout
+
+if TYPE_CHECKING:
+    from ..data import Dataset
+    from ..io import Checkpoint
 
 __all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd"]
 
-FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
-CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
-DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one recorded in the checkpoint).")]
 LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
 LOSSES = ("mse", "cross-entropy")
@@ -38,11 +31,14 @@ critical_app = typer.Typer(help="Symmetry-induced critical points: function-pres
 
 
 def dataset_of(ckpt: Checkpoint, dataset: str | None = None, *, loss: str = "mse",
-               weight_decay: float = 0.0) -> data_mod.Dataset:
+               weight_decay: float = 0.0) -> Dataset:
     """The float64 dataset named on the command line, else the checkpoint's (`Checkpoint.dataset`).
 
     Classification becomes one-hot regression for loss "mse"; "cross-entropy" needs weight decay > 0.
     """
+    import torch
+
+    from .. import critical
     if loss not in LOSSES:
         raise ConfigError(f"--loss must be one of {', '.join(LOSSES)}, got {loss!r}")
     data = ckpt.dataset(dataset, dtype=torch.float64)
@@ -56,6 +52,8 @@ def dataset_of(ckpt: Checkpoint, dataset: str | None = None, *, loss: str = "mse
 
 
 def _params64(params: dict) -> dict:
+    import torch
+
     return {k: v.to(torch.float64) if v.is_floating_point() else v for k, v in params.items()}
 
 
@@ -66,12 +64,16 @@ def hessian_cmd(
     top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Write the spectrum plot (PNG) here.")] = None,
+    plot: PlotOpt = None,
     loss: LossOpt = "mse",
     weight_decay: WdOpt = 0.0,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
+    from .. import critical
+    from ..critical._units import model_for
+    from ..io import load_checkpoint
+
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
     ckpt = load_checkpoint(checkpoint)
@@ -87,7 +89,9 @@ def hessian_cmd(
     point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
     result = point.to_dict()
     if plot is not None:
-        critical.plot_spectrum(point.spectrum, plot)
+        from ..plots import plot_spectrum, save_figure
+
+        save_figure(plot_spectrum(point.spectrum), plot)
         info(f"wrote {plot}")
         result["plot"] = str(plot)
 
@@ -107,11 +111,19 @@ def split_cmd(
     checkpoint: CkptArg,
     layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
     unit: Annotated[int, typer.Option(help="The unit to duplicate.")],
-    out: Annotated[Path, typer.Option(help="The new checkpoint file (.safetensors).")],
+    out: OutCkptOpt,
     ratio: Annotated[float, typer.Option(help="λ: the unit keeps λ·a, the copy (appended last) (1 − λ)·a.")] = 0.5,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Duplicate a hidden unit (function preserved): writes the width-(r+1) checkpoint OUT."""
+    import torch
+
+    from .. import critical
+    from ..critical._units import model_for
+    from ..io import load_checkpoint, save_params
+    from ..models import example_input
+    from ..params import forward
+
     ckpt = load_checkpoint(checkpoint)
     params, config = critical.split_neuron(ckpt.params, ckpt.config, layer, unit, ratio)
     x = example_input(config, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -140,7 +152,7 @@ def saddle_cmd(
     layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
     units: Annotated[str, typer.Option(help="The two units i,j that merge, e.g. 0,1.")],
     dataset: DatasetOpt = None,
-    plot: Annotated[Path | None, typer.Option(help="Write the path plot (PNG) here.")] = None,
+    plot: PlotOpt = None,
     points: Annotated[int, typer.Option(help="Points along the swap-symmetric path.")] = 21,
     neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
     loss: LossOpt = "mse",
@@ -148,6 +160,9 @@ def saddle_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The permutation point of units i, j from a minimum: loss, gradient norm, index, nullity, the path."""
+    from .. import critical
+    from ..io import load_checkpoint
+
     i, j = _units(units)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
@@ -155,13 +170,16 @@ def saddle_cmd(
                                       weight_decay=weight_decay, points=points, neb=neb)
     result = res.to_dict()
     if plot is not None:
+        from ..plots import plot_band, plot_chain, save_figure
+
         curves = {"θ → θ_pp → π_ij θ": res.path}
         if res.band is not None:
-            critical.plot_band(res.band.positions, res.band.losses, plot, highest=res.band.highest, curves=curves,
-                               title=f"layer {layer}, units {i},{j}")
+            fig = plot_band(res.band.positions, res.band.losses, highest=res.band.highest, curves=curves,
+                            title=f"layer {layer}, units {i},{j}")
         else:
-            critical.plot_chain(curves, plot, segments=2, reference=res.point.loss,
-                                title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
+            fig = plot_chain(curves, segments=2, reference=res.point.loss,
+                             title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
+        save_figure(fig, plot)
         info(f"wrote {plot}")
         result["plot"] = str(plot)
 

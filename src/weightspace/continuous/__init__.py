@@ -14,10 +14,12 @@ Example:
   3
 """
 
+from ..data import load as load_dataset
+from ..data._linear import LINEAR_TEACHER, SCALAR, linear_teacher, scalar_data, teacher_matrix
+from ..plots.continuous import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ._bound import OrbitReport, arc_length, chord_deviation, d_max, max_curvature, orbit_report
 from ._cells import CellCount, CellPiece, count_cells
 from ._components import ComponentCount, count_components
-from ._data import LINEAR_TEACHER, SCALAR, linear_teacher, load_dataset, scalar_data, teacher_matrix
 from ._gl import GLPath, gl_path, reflection, rotation_log, sample_element, sample_gl
 from ._grid import GridCount, count_by_grid
 from ._linear import (
@@ -35,7 +37,6 @@ from ._linear import (
 from ._orbit import OrbitCurve, orbit_curve, random_generators, rotation_generator
 from ._path_search import PathSearchCount, count_by_path_search, segment_stays_on_minimum
 from ._permutation import PermutationConnection, permutation_connection
-from ._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ._rescaling import (
     RescalingBarrier,
     canonical_norm,

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..data._linear import teacher_matrix
 from ..errors import ConfigError
 from ._cells import count_cells
-from ._data import teacher_matrix
 from ._gl import reflection
 from ._linear import component_label, linear_layers, random_minimum
 

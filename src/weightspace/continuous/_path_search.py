@@ -25,11 +25,11 @@ import numpy as np
 import torch
 
 from ..data import Dataset
+from ..data._linear import linear_teacher, scalar_data
 from ..errors import ConfigError
 from ..evaluate import evaluate
 from ..models import build
 from ._cells import _UnionFind, count_cells
-from ._data import linear_teacher, scalar_data
 from ._linear import component_label, linear_config, linear_layers, linear_minimum, random_minimum, teacher_of
 
 __all__ = ["PathSearchCount", "count_by_path_search", "segment_stays_on_minimum"]

@@ -1,5 +1,6 @@
 """Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019) and their brute-force twins."""
 
+from ..plots.counting import plot_ratio
 from ._brute_force import (
     G_brute_force,
     T_brute_force,
@@ -20,7 +21,6 @@ from ._closed_form import (
     ratio,
     stirling2,
 )
-from ._plot import plot_ratio
 from ._report import JSON_INT_MAX_DIGITS, CountRow, count_table, decimal_string, json_count, json_rational
 
 __all__ = [

@@ -7,6 +7,7 @@ hidden layers are indexed like `spec.permutation_factors` (MLP hidden layers fro
 in `weightspace.counting`, Hessians in `weightspace.hessian`.
 """
 
+from ..plots.critical import plot_band, plot_chain, plot_spectrum, plot_split_family
 from ._chain import move_role, polygonal_chain, swap_chain, zero_form
 from ._embeddings import add_zero_neuron, expand, expansion_assignment, split_neuron, split_reason
 from ._neb import ElasticBand, nudged_elastic_band
@@ -23,7 +24,6 @@ from ._permutation import (
     symmetrize,
     transposition,
 )
-from ._plots import plot_band, plot_chain, plot_spectrum, plot_split_family
 from ._saddle import PermutationSaddle, loss_curve, permutation_saddle
 from ._teacher import fit_student, init_params, student_config, teacher_params
 from ._units import UnitLayout, layout_of

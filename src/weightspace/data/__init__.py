@@ -1,4 +1,4 @@
-"""Offline datasets: bundled digits, generated MNIST-1D and teacher-student data, local MNIST/CIFAR-10 readers.
+"""Offline datasets: bundled digits, generated MNIST-1D, teacher-student and linear-teacher data, local MNIST/CIFAR-10.
 
 Nothing is ever downloaded. `load(name, ...)` returns a `Dataset` (train and test tensors, task, provenance).
 
@@ -21,6 +21,7 @@ from ..errors import DataError
 from ._cifar import load_cifar10
 from ._dataset import Dataset, check_dtype, check_int
 from ._digits import load_digits
+from ._linear import LINEAR_TEACHER, SCALAR, load_linear_teacher, load_scalar
 from ._mnist import load_mnist
 from ._mnist1d import load_mnist1d
 from ._teacher import load_teacher
@@ -33,6 +34,8 @@ _SOURCES: dict[str, Callable[..., Dataset]] = {
     "teacher": load_teacher,
     "mnist": load_mnist,
     "cifar10": load_cifar10,
+    LINEAR_TEACHER: load_linear_teacher,
+    SCALAR: load_scalar,
 }
 _COMMON = ("root", "seed", "dtype")
 
@@ -57,13 +60,15 @@ def load(
     """Load the dataset `name` (one of `DATASETS`) with its inputs (and regression targets) in `dtype`.
 
     Args:
-      name: "digits", "mnist1d", "teacher", "mnist" or "cifar10".
+      name: "digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher" or "scalar".
       root: folder of local copies (mnist, cifar10); defaults to `$WEIGHTSPACE_DATA`. Ignored by the others.
-      seed: the generator seed (mnist1d, teacher); None means the dataset's reference seed (42 for mnist1d,
-        0 for teacher). Ignored by digits (fixed split), mnist and cifar10 (official splits).
+      seed: the generator seed (mnist1d, teacher, linear-teacher); None means the dataset's reference seed (42
+        for mnist1d, 0 for the teachers). Ignored by digits (fixed split), mnist and cifar10 (official splits)
+        and scalar.
       dtype: floating dtype of the inputs.
       **options: per dataset: digits `image`; mnist1d `num_samples`; teacher `d`, `r_star`, `p`, `n_train`,
-        `n_test`, `activation`; mnist `image`; cifar10 `flatten`.
+        `n_test`, `activation`; mnist `image`; cifar10 `flatten`; linear-teacher `h` (required), `n_train`,
+        `n_test`; scalar `x`, `y`.
 
     Returns:
       A `Dataset`; `meta["options"]` holds the options that reproduce it via `load(name, **meta["options"])`.

@@ -17,7 +17,6 @@ from .._files import atomic_path
 from ..continuous._bound import orbit_report
 from ..continuous._cells import count_cells
 from ..continuous._components import count_components
-from ..continuous._data import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..continuous._gl import sample_element
 from ..continuous._grid import count_by_grid
 from ..continuous._linear import (
@@ -31,13 +30,21 @@ from ..continuous._linear import (
 from ..continuous._orbit import orbit_curve, random_generators, rotation_generator
 from ..continuous._path_search import count_by_path_search
 from ..continuous._permutation import permutation_connection
-from ..continuous._plot import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ..continuous._rescaling import homogeneous_teacher, rescaling_barrier
 from ..continuous._string import minimum_energy_path
+from ..data._linear import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..evaluate import evaluate
 from ..io import save_params
 from ..models import build, example_input
 from ..params import forward
+from ..plots import (
+    plot_component_counts,
+    plot_curvature_bound,
+    plot_orbit,
+    plot_paths,
+    plot_rescaling,
+    save_figure,
+)
 from ..symmetry import spec_of
 
 __all__ = ["CLAIMS", "reproduce_components", "reproduce_orbits", "reproduce_permutation", "reproduce_rescaling"]
@@ -60,7 +67,8 @@ def reproduce_orbits(out: Path, *, seed: int = 0, random_orbits: int = 12) -> di
     with atomic_path(out / "circle_generator.safetensors") as tmp:
         save_file({"layers.0": x}, str(tmp))
     circle = orbit_report(model, orbit_curve(theta, spec, {"layers.0": x}), data, points=25)
-    plot_orbit(circle, out / "orbit_circle.png", title="circular orbit: X skew-symmetric in one plane, angle 2")
+    save_figure(plot_orbit(circle, title="circular orbit: X skew-symmetric in one plane, angle 2"),
+                out / "orbit_circle.png")
     rows = [{"name": "circle", "circular": True, "scale": None, **_row(circle)}]
     main = None
     for i in range(random_orbits):
@@ -70,14 +78,15 @@ def reproduce_orbits(out: Path, *, seed: int = 0, random_orbits: int = 12) -> di
         rows.append({"name": f"random-{i}", "circular": False, "scale": scale, **_row(report)})
         if i == 1:
             main = report
-    plot_orbit(main, out / "orbit.png", title="orbit exp(tX)·θ, random X on both hidden factors (scale 0.6)")
+    save_figure(plot_orbit(main, title="orbit exp(tX)·θ, random X on both hidden factors (scale 0.6)"),
+                out / "orbit.png")
     for j, (angle, factor) in enumerate(((0.5, "layers.0"), (1.0, "layers.1"), (3.0, "layers.1"))):
         g = torch.Generator().manual_seed(200 + j)
         xc = rotation_generator(torch.randn(3, generator=g, dtype=torch.float64),
                                 torch.randn(3, generator=g, dtype=torch.float64), angle)
         report = orbit_report(model, orbit_curve(theta, spec, {factor: xc}), data, points=9)
         rows.append({"name": f"circle-{angle}-{factor}", "circular": True, "scale": None, **_row(report)})
-    plot_curvature_bound(rows, out / "curvature_bound.png")
+    save_figure(plot_curvature_bound(rows), out / "curvature_bound.png")
     return {"claim": "orbit", "circle": circle.to_dict(), "random_example": main.to_dict(), "rows": rows,
             "figures": ["orbit.png", "orbit_circle.png", "curvature_bound.png"]}
 
@@ -127,7 +136,7 @@ def reproduce_components(out: Path, *, seed: int = 0) -> dict:
         for skip in (False, True):
             g, s = _timed(count_by_grid, layers, skip=skip, points=grid[0], radius=grid[1])
             add(layers, skip, "grid", g.value, s, width=1, points=g.points, radius=g.radius, marked=g.marked)
-    plot_component_counts(rows, out / "components.png")
+    save_figure(plot_component_counts(rows), out / "components.png")
 
     ridge = []
     scalar = scalar_data()
@@ -169,12 +178,12 @@ def reproduce_rescaling(out: Path, *, seed: int = 0) -> dict:
                                 if key not in ("alphas", "loss", "closed_form", "canonical_loss")}})
                 if k == 2 and m == 4.0 and units is None:
                     example = r
-    plot_rescaling(rows, out / "rescaling.png")
+    save_figure(plot_rescaling(rows), out / "rescaling.png")
     curves = {"straight path θ → θ' (measured)": (example.alphas, example.loss),
               "closed form (1 − c(α))² ‖Y‖²": (example.alphas, example.closed_form),
               "between canonical forms": (example.alphas, example.canonical_loss)}
-    plot_paths(curves, out / "rescaling_path.png", title="ReLU², all hidden units scaled by m = 4",
-               ylabel="train loss summed over samples")
+    save_figure(plot_paths(curves, title="ReLU², all hidden units scaled by m = 4",
+                           ylabel="train loss summed over samples"), out / "rescaling_path.png")
     return {"claim": "rescaling", "rows": rows, "example": example.to_dict(),
             "figures": ["rescaling.png", "rescaling_path.png"]}
 
@@ -201,8 +210,8 @@ def reproduce_permutation(out: Path, *, seed: int = 0) -> dict:
     curves = {"straight chord θ_a → θ_b": (ts, chord),
               "relaxed path (string method, refined polyline)": (list(mep.refined_alphas), list(mep.refined_loss)),
               "odd permutation, then the GL⁺ path Π·θ_a → θ_b": (ts, route)}
-    plot_paths(curves, out / "permutation.png", floor=floor,
-               title=f"labels {conn.label_a} → {conn.label_b}: swap units 0, 1 of {', '.join(conn.swapped)}")
+    save_figure(plot_paths(curves, floor=floor, title=f"labels {conn.label_a} → {conn.label_b}: swap units 0, 1 "
+                                                      f"of {', '.join(conn.swapped)}"), out / "permutation.png")
     return {"claim": "permutation", "labels": [list(conn.label_a), list(conn.label_b)],
             "permuted_label": list(component_label(conn.permuted)), "swapped": list(conn.swapped),
             "function_change": same_function, "route_max_loss": max(route), "chord_max_loss": max(chord),

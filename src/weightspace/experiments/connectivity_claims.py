@@ -31,7 +31,7 @@ from ..evaluate import evaluate, fit_inputs
 from ..models import example_input
 from ..params import lerp
 from ..paths import linear_barrier, repair, reset_batchnorm
-from ..plots import plot_path_curves, plot_series
+from ..plots import plot_path_curves, plot_series, save_figure
 from ..prune import imp
 from ..symmetry import spec_of
 from ..train import train
@@ -65,7 +65,8 @@ def digits_pair(out: Path) -> dict:
     results["merged_accuracy"] = evaluate(model, data, "test", params=merged)["accuracy"]
     results["naive_average_accuracy"] = evaluate(model, data, "test", params=lerp(pa, pb, 0.5))["accuracy"]
     results["endpoint_accuracy"] = [a.metrics["test"]["accuracy"], b.metrics["test"]["accuracy"]]
-    plot_path_curves(curves, out / "digits_pair.png", title="digits MLP 64-512-512-10: alignment methods")
+    save_figure(plot_path_curves(curves, title="digits MLP 64-512-512-10: alignment methods"),
+                out / "digits_pair.png")
     return results
 
 
@@ -74,15 +75,17 @@ def trajectories(out: Path, work: Path) -> dict:
     for seed in (0, 1):
         train(config, "digits", epochs=10, seed=seed, save_every=45, out=work / f"traj{seed}")
     traj = trajectory_barriers(work / "traj0", work / "traj1", points=11)
-    plot_series(traj["checkpoints"], {k: traj[k] for k in ("naive", "per_step", "final_permutation")},
-                out / "trajectory.png", xlabel="checkpoint", ylabel="test loss barrier",
-                title="two digits runs: one permutation for the whole trajectory")
+    save_figure(plot_series(traj["checkpoints"], {k: traj[k] for k in ("naive", "per_step", "final_permutation")},
+                            xlabel="checkpoint", ylabel="test loss barrier",
+                            title="two digits runs: one permutation for the whole trajectory"), out / "trajectory.png")
     for seed in (0, 1):
         imp(config, "digits", levels=4, rate=0.3, rewind_epochs=1, epochs=10, seed=seed, out=work / f"imp{seed}")
     sequence = trajectory_barriers(work / "imp0", work / "imp1", points=11)
-    plot_series(sequence["checkpoints"], {k: sequence[k] for k in ("naive", "per_step", "final_permutation")},
-                out / "imp.png", xlabel="IMP level (30% of the remaining weights pruned per level)",
-                ylabel="test loss barrier", title="two IMP sequences: one permutation for all levels")
+    save_figure(plot_series(sequence["checkpoints"], {k: sequence[k] for k in ("naive", "per_step",
+                                                                             "final_permutation")},
+                            xlabel="IMP level (30% of the remaining weights pruned per level)",
+                            ylabel="test loss barrier", title="two IMP sequences: one permutation for all levels"),
+                out / "imp.png")
     return {"trajectory": traj, "imp": sequence}
 
 

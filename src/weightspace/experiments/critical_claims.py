@@ -46,10 +46,6 @@ from ..critical import (
     permutation_point_by_split,
     permutation_saddle,
     plateau_facts,
-    plot_band,
-    plot_chain,
-    plot_spectrum,
-    plot_split_family,
     polygonal_chain,
     split_neuron,
     swap_chain,
@@ -62,6 +58,7 @@ from ..data import Dataset, load
 from ..evaluate import evaluate
 from ..models import normalize_config
 from ..paths import evaluate_path
+from ..plots import plot_band, plot_chain, plot_spectrum, plot_split_family, save_figure
 
 DT = torch.float64
 LAMBDAS = [round(-1.0 + 0.1 * k, 10) for k in range(31)]
@@ -113,9 +110,10 @@ def nine_segment(out: Path) -> dict:
         "max_deviation_train": max(abs(v - fit.loss) for v in student.loss),
         "spectrum_nullity": characterize(objective(cfg4, data), fit.params).nullity,
     }
-    plot_chain({"teacher + zero unit (train)": train, "teacher + zero unit (test)": test,
-                f"trained student, {kind} form (train)": student}, out / "nine_segment.png", segments=9,
-               reference=0.0, log=True, title="r* = 3, m = 4: the nine-segment path between permuted minima")
+    save_figure(plot_chain({"teacher + zero unit (train)": train, "teacher + zero unit (test)": test,
+                            f"trained student, {kind} form (train)": student}, segments=9, reference=0.0, log=True,
+                           title="r* = 3, m = 4: the nine-segment path between permuted minima"),
+                out / "nine_segment.png")
     section["plots"] = ["nine_segment.png"]
     section["holds"] = bool(exact and section["max_deviation_train"] <= 1e-10
                             and section["trained_student"]["max_deviation_train"] <= 1e-10)
@@ -150,10 +148,10 @@ def split_line(out: Path) -> dict:
             "index_inside_(0,1)": inside, "index_outside_[0,1]": outside,
             "min_nullity": min(r["nullity"] for r in rows),
         }
-        plot_split_family([r["lambda"] for r in rows], [r["smallest_eigenvalues"] for r in rows],
-                          [r["index"] for r in rows], [r["gradient_norm"] for r in rows],
-                          out / f"split_line_unit{unit}.png",
-                          title=f"width-2 critical point, unit {unit} split with ratio λ (width 3)")
+        save_figure(plot_split_family([r["lambda"] for r in rows], [r["smallest_eigenvalues"] for r in rows],
+                                      [r["index"] for r in rows], [r["gradient_norm"] for r in rows],
+                                      title=f"width-2 critical point, unit {unit} split with ratio λ (width 3)"),
+                    out / f"split_line_unit{unit}.png")
     section["plots"] = ["split_line_unit0.png", "split_line_unit1.png"]
     section["holds"] = all(u["max_gradient_norm"] <= 1e-8 and u["min_nullity"] >= 1
                            for u in section["units"].values())
@@ -185,11 +183,12 @@ def toy_saddle(out: Path) -> dict:
                                             "incoming_gap": float((w[0] - w[1]).norm()),
                                             "loss_difference": band.saddle.loss - res.point.loss},
     }
-    plot_band(band.positions, band.losses, out / "toy_saddle_path.png", highest=band.highest,
-              curves={"swap-symmetric path θ → θ_pp → πθ": res.path},
-              title="toy (r* = 2): CI-NEB band and the path through the permutation point")
-    plot_spectrum(res.spectrum, out / "toy_saddle_spectrum.png",
-                  title=f"permutation point: index {res.index}, nullity {res.nullity}")
+    save_figure(plot_band(band.positions, band.losses, highest=band.highest,
+                          curves={"swap-symmetric path θ → θ_pp → πθ": res.path},
+                          title="toy (r* = 2): CI-NEB band and the path through the permutation point"),
+                out / "toy_saddle_path.png")
+    save_figure(plot_spectrum(res.spectrum, title=f"permutation point: index {res.index}, nullity {res.nullity}"),
+                out / "toy_saddle_spectrum.png")
     # how robust is 'index 1'? the same toy over data seeds and sizes
     scan = []
     for seed, n in itertools.product(range(6), (200, 1000)):
@@ -288,9 +287,10 @@ def digits(out: Path, *, weight_decay: float = 1e-3) -> dict:
         section["lowest_index_point"]["plateau"] = facts.to_dict()
         curve = evaluate_path(model, polygonal_chain([fit.params, pp.params, transposition(
             config, best["layer"], *best["units"]).apply(fit.params)]), data, points=41, split="train")
-        plot_chain({"θ → θ_pp → πθ (squared loss, no wd term)": curve}, out / "digits_path.png", segments=2,
-                   title=f"digits MLP: layer {best['layer']}, units {best['units']}, index {best['index']}")
-        plot_spectrum(characterize(loss_fn, pp.params).spectrum, out / "digits_spectrum.png")
+        title = f"digits MLP: layer {best['layer']}, units {best['units']}, index {best['index']}"
+        save_figure(plot_chain({"θ → θ_pp → πθ (squared loss, no wd term)": curve}, segments=2, title=title),
+                    out / "digits_path.png")
+        save_figure(plot_spectrum(characterize(loss_fn, pp.params).spectrum), out / "digits_spectrum.png")
         section["plots"] = ["digits_path.png", "digits_spectrum.png"]
     section["holds"] = bool(best is not None and best["index"] == 1)
     return section

@@ -1,20 +1,21 @@
 """Data for deep linear networks: a square linear teacher y = M x, and the paper's scalar case X = Y = 1.
 
-The linear teacher reuses the inputs of the teacher–student set (`data.load("teacher")`, x ~ N(0, I_h)) and
+The linear teacher reuses the inputs of the teacher–student set (`load("teacher")`, x ~ N(0, I_h)) and
 replaces its targets by y = M x with M = U diag(s) Vᵀ, U, V Haar-orthogonal and s ~ U(0.5, 1.5), drawn from a
-generator seeded by a stable sub-seed of `seed`; det M has either sign.
+generator seeded by a stable sub-seed of `seed`; det M has either sign. Both load through `data.load` as
+"linear-teacher" (option `h`, the width; `n_train`, `n_test`) and "scalar" (options `x`, `y`).
 """
 
 from __future__ import annotations
 
 import torch
 
-from .. import data as data_mod
-from ..data import Dataset
-from ..data._teacher import subseed
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from ._dataset import Dataset
+from ._teacher import load_teacher, subseed
 
-__all__ = ["LINEAR_TEACHER", "SCALAR", "linear_teacher", "load_dataset", "scalar_data", "teacher_matrix"]
+__all__ = ["LINEAR_TEACHER", "SCALAR", "linear_teacher", "load_linear_teacher", "load_scalar", "scalar_data",
+           "teacher_matrix"]
 
 LINEAR_TEACHER = "linear-teacher"
 SCALAR = "scalar"
@@ -41,14 +42,14 @@ def linear_teacher(
 ) -> Dataset:
     """Regression data y = M x, x ~ N(0, I_h), with the square teacher M = `teacher_matrix(h, seed=seed)`.
 
-    `meta["teacher"]["M"]` holds M; `meta["options"]` rebuilds the set with `load_dataset`.
+    `meta["teacher"]["M"]` holds M; `meta["options"]` rebuilds the set with `data.load("linear-teacher", ...)`.
     """
     where = "linear_teacher"
     h = _check_int(where, "h", h, 1)
     n_train = _check_int(where, "n_train", n_train, 1)
     n_test = _check_int(where, "n_test", n_test, 1)
-    base = data_mod.load("teacher", seed=seed, dtype=torch.float64, d=h, p=h, r_star=1, n_train=n_train,
-                         n_test=n_test)
+    base = load_teacher(root=None, seed=seed, dtype=torch.float64, d=h, p=h, r_star=1, n_train=n_train,
+                        n_test=n_test)
     m = teacher_matrix(h, seed=base.meta["seed"])
     options = {"h": h, "seed": base.meta["seed"], "n_train": n_train, "n_test": n_test}
     return Dataset(
@@ -75,13 +76,14 @@ def scalar_data(*, x: float = 1.0, y: float = 1.0, dtype: torch.dtype = torch.fl
                                         "teacher": {"M": [[float(y) / float(x)]]}})
 
 
-def load_dataset(name: str, **options) -> Dataset:
-    """`linear-teacher` or `scalar` from their recorded options; any other name goes to `data.load`."""
-    if name == LINEAR_TEACHER:
-        options = dict(options)
-        if "h" not in options:
-            raise ConfigError("load_dataset('linear-teacher'): missing option h (the width)")
-        return linear_teacher(options.pop("h"), **options)
-    if name == SCALAR:
-        return scalar_data(**options)
-    return data_mod.load(name, **options)
+def load_linear_teacher(*, root, seed: int | None, dtype: torch.dtype, h: int | None = None, n_train: int = 64,
+                        n_test: int = 64) -> Dataset:
+    """`data.load("linear-teacher", h=...)`: `linear_teacher(h, ...)`; the seed defaults to 0."""
+    if h is None:
+        raise DataError("data.load('linear-teacher'): missing option h (the width)")
+    return linear_teacher(h, seed=0 if seed is None else seed, n_train=n_train, n_test=n_test, dtype=dtype)
+
+
+def load_scalar(*, root, seed, dtype: torch.dtype, x: float = 1.0, y: float = 1.0) -> Dataset:
+    """`data.load("scalar")`: `scalar_data(x=x, y=y)`; the seed is ignored (nothing is random)."""
+    return scalar_data(x=x, y=y, dtype=dtype)

@@ -1,35 +1,25 @@
-"""Every figure weightspace draws, written atomically as PNG (matplotlib, Agg backend)."""
+"""Figures of curves between networks: loss and error along labelled paths, and named series over a shared x."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
+from ._figure import new_figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-from ._files import atomic_path  # noqa: E402
-from .paths import PathCurve  # noqa: E402
+    from ..paths import PathCurve
 
-__all__ = ["plot_path_curves", "plot_series", "save_figure"]
-
-
-def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Write `fig` as PNG atomically and close it."""
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    plt.close(fig)
-    return target
+__all__ = ["plot_path_curves", "plot_series"]
 
 
-def plot_path_curves(curves: Mapping[str, PathCurve], path: str | os.PathLike, *, title: str = "") -> Path:
+def plot_path_curves(curves: Mapping[str, PathCurve], *, title: str = "") -> Figure:
     """Loss (left) and error (right, classification only) along each path, one line per label."""
     has_error = any(c.error is not None for c in curves.values())
-    fig, axes = plt.subplots(1, 2 if has_error else 1, figsize=(10 if has_error else 5, 3.6), squeeze=False)
+    fig = new_figure(10 if has_error else 5, 3.6)
+    axes = fig.subplots(1, 2 if has_error else 1, squeeze=False)
     for label, c in curves.items():
         axes[0, 0].plot(c.alphas, c.loss, marker=".", label=label)
         if has_error and c.error is not None:
@@ -44,13 +34,14 @@ def plot_path_curves(curves: Mapping[str, PathCurve], path: str | os.PathLike, *
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_series(x, series: Mapping[str, list], path: str | os.PathLike, *, xlabel: str = "", ylabel: str = "",
-                logx: bool = False, title: str = "") -> Path:
+def plot_series(x, series: Mapping[str, list], *, xlabel: str = "", ylabel: str = "", logx: bool = False,
+                title: str = "") -> Figure:
     """One line per named series over a shared x axis (numbers or labels)."""
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig = new_figure(6, 3.8)
+    ax = fig.subplots()
     positions = list(x) if all(isinstance(v, int | float) for v in x) else list(range(len(x)))
     for label, ys in series.items():
         ax.plot(positions, ys, marker="o", label=label)
@@ -64,4 +55,4 @@ def plot_series(x, series: Mapping[str, list], path: str | os.PathLike, *, xlabe
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
-    return save_figure(fig, path)
+    return fig

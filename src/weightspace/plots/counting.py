@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .._files import atomic_path
-from ._report import CountRow, _float
+from ._figure import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..counting import CountRow
 
 __all__ = ["plot_ratio"]
 
 
-def plot_ratio(rows: Sequence[CountRow], path: str | os.PathLike, *, title: str = "") -> Path:
-    """Write the ratio G(r* − 1, r* + h) / T(r*, r* + h) against h = m − r* as a PNG, atomically.
+def plot_ratio(rows: Sequence[CountRow], *, title: str = "") -> Figure:
+    """The ratio G(r* − 1, r* + h) / T(r*, r* + h) against h = m − r*.
 
     One curve per r* on a log y axis, with the line ratio = 1 (T = G) marked. Ratios that are 0
     (r* = 1, since G(0, m) = 0 for m >= 1) or underflow a float cannot be drawn on a log axis and
-    are left out; the legend says so. Uses matplotlib's Agg canvas directly (no pyplot state).
+    are left out; the legend says so.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from ..counting._report import _float
 
-    fig = Figure(figsize=(6.4, 4.2))
-    FigureCanvasAgg(fig)
+    fig = new_figure(6.4, 4.2)
     ax = fig.add_subplot()
     by_r: dict[int, list[CountRow]] = {}
     for row in rows:
@@ -42,7 +43,4 @@ def plot_ratio(rows: Sequence[CountRow], path: str | os.PathLike, *, title: str 
     ax.set_title(title or "symmetry-induced critical vs global-minimum subspaces")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    return target
+    return fig

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.pyplot as plt
-import numpy as np
+from ._figure import new_figure
 
-from ..plots import save_figure  # selects the Agg backend
-from ._bound import OrbitReport
-from ._rescaling import rescaling_midpoint_loss
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..continuous import OrbitReport
 
 __all__ = ["plot_component_counts", "plot_curvature_bound", "plot_orbit", "plot_paths", "plot_rescaling"]
 
 
-def plot_orbit(report: OrbitReport, path: str | os.PathLike, *, title: str = "") -> Path:
+def plot_orbit(report: OrbitReport, *, title: str = "") -> Figure:
     """Left: loss along γ(t) = exp(tX)·θ and along its chord. Right: κ(t), κ_max, and the chord bound."""
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig = new_figure(10, 3.6)
+    (ax0, ax1) = fig.subplots(1, 2)
     ax0.plot(report.t, report.loss_curve, marker=".", label=f"orbit γ(t) (spread {report.curve_spread:.1e})")
     ax0.plot(report.t, report.loss_chord, marker=".", label=f"chord (barrier {report.chord_barrier.value:.3g})")
     ax0.set_xlabel("t (curve) / s (chord)")
@@ -36,12 +36,13 @@ def plot_orbit(report: OrbitReport, path: str | os.PathLike, *, title: str = "")
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_curvature_bound(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
+def plot_curvature_bound(rows: Sequence[Mapping]) -> Figure:
     """Measured chord deviation against d_max(κ_max, Δ), one point per orbit; circles on the diagonal."""
-    fig, ax = plt.subplots(figsize=(5, 4.2))
+    fig = new_figure(5, 4.2)
+    ax = fig.subplots()
     for circular, marker, label in ((True, "o", "circular orbit (X skew, one plane)"),
                                     (False, "x", "random generator X")):
         pts = [(r["d_max"], r["deviation"]) for r in rows if bool(r["circular"]) == circular and r["d_max"]]
@@ -57,12 +58,13 @@ def plot_curvature_bound(rows: Sequence[Mapping], path: str | os.PathLike) -> Pa
     ax.set_ylabel("measured max chord-to-curve distance")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_component_counts(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
+def plot_component_counts(rows: Sequence[Mapping]) -> Figure:
     """Components against depth l by every method, without and with the skip connection (log2 axis)."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig = new_figure(6.4, 4.4)
+    ax = fig.subplots()
     styles = {"invariant": ("C0", "o"), "exact cells": ("C1", "s"), "path search": ("C2", "^"),
               "grid": ("C3", "x")}
     for skip in (False, True):
@@ -85,12 +87,17 @@ def plot_component_counts(rows: Sequence[Mapping], path: str | os.PathLike) -> P
     ax.set_ylabel("connected components of the zero-loss set")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_rescaling(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
+def plot_rescaling(rows: Sequence[Mapping]) -> Figure:
     """Midpoint summed loss of the straight path against m (closed form and measured), and after canonical norms."""
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    import numpy as np
+
+    from ..continuous._rescaling import rescaling_midpoint_loss
+
+    fig = new_figure(6, 4.2)
+    ax = fig.subplots()
     ms = np.geomspace(1.0, max(r["m"] for r in rows), 200)
     for i, k in enumerate(sorted({r["k"] for r in rows})):
         sub = sorted((r for r in rows if r["k"] == k and r["units"] is None), key=lambda r: r["m"])
@@ -107,13 +114,14 @@ def plot_rescaling(rows: Sequence[Mapping], path: str | os.PathLike) -> Path:
     ax.set_ylabel("summed squared loss at α = 1/2")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_paths(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | os.PathLike, *,
-               title: str = "", floor: float | None = None, ylabel: str = "train loss") -> Path:
+def plot_paths(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
+               title: str = "", floor: float | None = None, ylabel: str = "train loss") -> Figure:
     """Loss along several paths (label -> (positions in [0, 1], losses)), with an optional floor line."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = new_figure(6, 4)
+    ax = fig.subplots()
     styles = [("-", "."), ("--", "x"), ("-.", "+"), (":", "s")]
     for i, (label, (xs, ys)) in enumerate(curves.items()):
         ls, marker = styles[i % len(styles)]
@@ -126,4 +134,4 @@ def plot_paths(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], pa
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
-    return save_figure(fig, path)
+    return fig

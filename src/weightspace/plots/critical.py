@@ -1,28 +1,27 @@
-"""Figures for critical points: Hessian spectra, losses along chains and bands, the split family's spectrum.
-
-Each writes one PNG atomically through `weightspace.plots.save_figure` (matplotlib, Agg), imported on
-first use so that `import weightspace.critical` stays light.
-"""
+"""Figures of critical points: Hessian spectra, losses along chains and bands, the split family's spectrum."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..hessian import Spectrum
-from ..paths import PathCurve
+from ._figure import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..hessian import Spectrum
+    from ..paths import PathCurve
 
 __all__ = ["plot_band", "plot_chain", "plot_spectrum", "plot_split_family"]
 
 
-def plot_spectrum(spectrum: Spectrum, path: str | os.PathLike, *, title: str = "") -> Path:
+def plot_spectrum(spectrum: Spectrum, *, title: str = "") -> Figure:
     """Sorted Hessian eigenvalues (symlog y, linear within ±threshold), negative / zero / positive coloured."""
-    from ..plots import plt, save_figure
-
     ev = spectrum.eigenvalues.tolist()
     tau = spectrum.threshold
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig = new_figure(6, 3.8)
+    ax = fig.subplots()
     colours = ["tab:red" if v < -tau else "tab:gray" if abs(v) <= tau else "tab:blue" for v in ev]
     ax.scatter(range(len(ev)), ev, c=colours, s=14)
     ax.axhspan(-tau, tau, color="tab:gray", alpha=0.15, label=f"|λ| ≤ τ = {tau:.2g} (zero)")
@@ -33,18 +32,17 @@ def plot_spectrum(spectrum: Spectrum, path: str | os.PathLike, *, title: str = "
     ax.set_title(title or f"index {spectrum.index}, nullity {spectrum.nullity}, positive {spectrum.positive}{done}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_chain(curves: Mapping[str, PathCurve], path: str | os.PathLike, *, segments: int | None = None,
-               reference: float | None = None, title: str = "", log: bool = False) -> Path:
+def plot_chain(curves: Mapping[str, PathCurve], *, segments: int | None = None,
+               reference: float | None = None, title: str = "", log: bool = False) -> Figure:
     """Loss along each path against α; `segments` marks equal-time segment ends, `reference` a horizontal line.
 
     With `log`, the y axis shows |L − reference| (or L) on a log scale, floored at 1e-35.
     """
-    from ..plots import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig = new_figure(6.4, 3.8)
+    ax = fig.subplots()
     for label, c in curves.items():
         ys = list(c.loss)
         if log:
@@ -63,15 +61,14 @@ def plot_chain(curves: Mapping[str, PathCurve], path: str | os.PathLike, *, segm
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_band(positions: Sequence[float], losses: Sequence[float], path: str | os.PathLike, *,
-              highest: int | None = None, curves: Mapping[str, PathCurve] | None = None, title: str = "") -> Path:
+def plot_band(positions: Sequence[float], losses: Sequence[float], *,
+              highest: int | None = None, curves: Mapping[str, PathCurve] | None = None, title: str = "") -> Figure:
     """The NEB band's image losses against normalised arc length (climbing image marked), with other curves."""
-    from ..plots import plt, save_figure
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig = new_figure(6.4, 3.8)
+    ax = fig.subplots()
     for label, c in (curves or {}).items():
         ax.plot(c.alphas, c.loss, label=label, alpha=0.8)
     ax.plot(positions, losses, marker="o", label="CI-NEB band (images)")
@@ -83,15 +80,14 @@ def plot_band(positions: Sequence[float], losses: Sequence[float], path: str | o
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return save_figure(fig, path)
+    return fig
 
 
 def plot_split_family(lambdas: Sequence[float], eigenvalues: Sequence[Sequence[float]], indices: Sequence[int],
-                      grad_norms: Sequence[float], path: str | os.PathLike, *, title: str = "") -> Path:
+                      grad_norms: Sequence[float], *, title: str = "") -> Figure:
     """Along the split family θ(λ): the smallest Hessian eigenvalues, the index and ||∇L|| against λ."""
-    from ..plots import plt, save_figure
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = new_figure(11, 3.8)
+    axes = fig.subplots(1, 2)
     cols = list(zip(*eigenvalues, strict=True))
     for k, col in enumerate(cols):
         axes[0].plot(lambdas, col, marker=".", label=f"λ_{k + 1}(H)")
@@ -115,4 +111,4 @@ def plot_split_family(lambdas: Sequence[float], eigenvalues: Sequence[Sequence[f
     ax2.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
