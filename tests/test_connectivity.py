@@ -10,11 +10,11 @@ from torch.func import functional_call
 import weightspace as ws
 from weightspace.align import weight_matching
 from weightspace.cli import main
-from weightspace.connectivity import linear_barrier
 from weightspace.errors import ConfigError
 from weightspace.experiments import connectivity as conn
 from weightspace.io import save_params
 from weightspace.models import example_input
+from weightspace.paths import linear_barrier
 from weightspace.prune import imp, magnitude_masks
 from weightspace.symmetry import spec_of
 

@@ -61,7 +61,7 @@ def test_orbit_derivatives_match_finite_differences():
     _, spec, _, theta = linear_setup(layers=4, width=2)
     curve = C.orbit_curve(theta, spec, C.random_generators(spec, generator=torch.Generator().manual_seed(2)))
     t, h = 0.4, 1e-4
-    flat = C._orbit._flat
+    from weightspace.paths._orbit import _flat as flat
     fd1 = (flat(curve(t + h)) - flat(curve(t - h))) / (2 * h)
     fd2 = (flat(curve(t + h)) - 2 * flat(curve(t)) + flat(curve(t - h))) / h**2
     v, a = flat(curve.velocity(t)), flat(curve.acceleration(t))
@@ -294,7 +294,7 @@ def test_bad_input_gets_one_line_errors():
 
 @pytest.fixture(scope="module")
 def cli_app():
-    import weightspace.cli.commands  # noqa: F401  (mounts the count group; an import failure fails the tests)
+    import weightspace.cli  # noqa: F401  (mounts every group; an import failure fails the tests)
     import weightspace.cli.continuous  # noqa: F401
     from weightspace.cli import app
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch.func import grad, jacrev
 from typer.testing import CliRunner
 
-import weightspace.cli.commands  # noqa: F401  (registers the foundation commands)
+import weightspace.cli  # noqa: F401  (registers every command group)
 import weightspace.cli.critical  # noqa: F401  (registers hessian, critical, saddle)
 from weightspace import critical as C
 from weightspace import data as D

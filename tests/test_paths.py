@@ -13,9 +13,9 @@ from weightspace import critical as Cr
 from weightspace import data as D
 from weightspace import hessian, params
 from weightspace import paths as P
-from weightspace.continuous import _orbit as continuous_orbit
 from weightspace.errors import ConfigError
 from weightspace.models import build, example_input
+from weightspace.paths import _orbit as continuous_orbit
 from weightspace.symmetry import spec_of
 
 DT = torch.float64

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from weightspace import models
-from weightspace.critical._units import layout_of
 from weightspace.errors import ConfigError, SymmetryError
 from weightspace.symmetry import FactorAction, GroupElement, spec_of
+from weightspace.symmetry._config import layout_of
 
 MLP = {"name": "mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6, 4], "activation": "relu"}
 CASES = {

@@ -1,4 +1,4 @@
-"""Linear connectivity modulo permutation (re-exports): `align_pair` lives in `weightspace.align._pair`,
+"""Linear connectivity modulo permutation (re-exports): `align_pair` lives in `weightspace.align`,
 `linear_barrier` in `weightspace.paths`."""
 
 from .align._pair import METHODS, align_pair

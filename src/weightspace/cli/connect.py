@@ -35,7 +35,7 @@ def align(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Write B permuted to match A (the same function as B)."""
-    from ..align._pair import align_pair
+    from ..align import align_pair
     from ..io import save_params
 
     if method not in ("weight", "activation", "ste"):

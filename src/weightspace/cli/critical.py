@@ -71,8 +71,8 @@ def hessian_cmd(
 ) -> None:
     """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
     from .. import critical
-    from ..critical._units import model_for
     from ..io import load_checkpoint
+    from ..symmetry._config import model_for
 
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
@@ -119,10 +119,10 @@ def split_cmd(
     import torch
 
     from .. import critical
-    from ..critical._units import model_for
     from ..io import load_checkpoint, save_params
     from ..models import example_input
     from ..params import forward
+    from ..symmetry._config import model_for
 
     ckpt = load_checkpoint(checkpoint)
     params, config = critical.split_neuron(ckpt.params, ckpt.config, layer, unit, ratio)

@@ -16,6 +16,8 @@ Example:
 
 from ..data import load as load_dataset
 from ..data._linear import LINEAR_TEACHER, SCALAR, linear_teacher, scalar_data, teacher_matrix
+from ..paths._orbit import OrbitCurve, orbit_curve, random_generators, rotation_generator
+from ..paths._string import MinimumEnergyPath, minimum_energy_path
 from ..plots.continuous import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ._bound import OrbitReport, arc_length, chord_deviation, d_max, max_curvature, orbit_report
 from ._cells import CellCount, CellPiece, count_cells
@@ -34,7 +36,6 @@ from ._linear import (
     singular_loss_floor,
     teacher_of,
 )
-from ._orbit import OrbitCurve, orbit_curve, random_generators, rotation_generator
 from ._path_search import PathSearchCount, count_by_path_search, segment_stays_on_minimum
 from ._permutation import PermutationConnection, permutation_connection
 from ._rescaling import (
@@ -49,7 +50,6 @@ from ._rescaling import (
     rescaling_midpoint_loss,
     unit_contribution,
 )
-from ._string import MinimumEnergyPath, minimum_energy_path
 
 __all__ = [
     "LINEAR_TEACHER",

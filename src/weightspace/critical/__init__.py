@@ -7,10 +7,12 @@ hidden layers are indexed like `spec.permutation_factors` (MLP hidden layers fro
 in `weightspace.counting`, Hessians in `weightspace.hessian`.
 """
 
+from ..paths._chain import polygonal_chain
+from ..paths._neb import ElasticBand, nudged_elastic_band
+from ..paths._swap import move_role, swap_chain, zero_form
 from ..plots.critical import plot_band, plot_chain, plot_spectrum, plot_split_family
-from ._chain import move_role, polygonal_chain, swap_chain, zero_form
+from ..symmetry._config import UnitLayout, layout_of
 from ._embeddings import add_zero_neuron, expand, expansion_assignment, split_neuron, split_reason
-from ._neb import ElasticBand, nudged_elastic_band
 from ._objective import CriticalPoint, characterize, gradient_norm, objective, one_hot_regression
 from ._optimize import Fit, minimize, newton
 from ._permutation import (
@@ -26,7 +28,6 @@ from ._permutation import (
 )
 from ._saddle import PermutationSaddle, loss_curve, permutation_saddle
 from ._teacher import fit_student, init_params, student_config, teacher_params
-from ._units import UnitLayout, layout_of
 
 __all__ = [
     "CriticalPoint", "ElasticBand", "Fit", "PermutationPoint", "PermutationSaddle", "PlateauFacts", "UnitLayout",

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from ..errors import ConfigError, SymmetryError
 from ..models import build
 from ..params import Params, check_finite, first_float
-from ._units import UnitLayout, check_config, check_ratio, check_unit, layout_of, spec_for
+from ..symmetry._config import UnitLayout, check_config, check_ratio, check_unit, layout_of, spec_for
 
 __all__ = ["add_zero_neuron", "expand", "expansion_assignment", "split_neuron", "split_reason"]
 

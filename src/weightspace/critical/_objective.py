@@ -25,7 +25,7 @@ from ..errors import ConfigError
 from ..evaluate import criterion, fit_inputs
 from ..hessian import LossFn, Spectrum, classify, gradient, lanczos, spectrum
 from ..params import Params, check_finite, forward, tree_norm
-from ._units import check_config, model_for
+from ..symmetry._config import check_config, model_for
 
 __all__ = ["CriticalPoint", "characterize", "gradient_norm", "objective", "one_hot_regression"]
 

@@ -35,11 +35,11 @@ from ..errors import ConfigError
 from ..hessian import LossFn, dense_hessian, flatten, select_keys, unflatten
 from ..params import Params, check_finite
 from ..symmetry import GroupElement
+from ..symmetry._config import UnitLayout, check_config, check_unit, layout_of, spec_for
 from ._chain import polygonal_chain
 from ._embeddings import split_neuron
 from ._objective import gradient_norm
 from ._optimize import Fit, minimize
-from ._units import UnitLayout, check_config, check_unit, layout_of, spec_for
 
 __all__ = [
     "PermutationPoint", "PlateauFacts", "permutation_point", "permutation_point_by_split", "plateau_directions",

@@ -18,10 +18,10 @@ from ..data import Dataset
 from ..hessian import Spectrum, classify, dense_hessian
 from ..params import Params
 from ..paths import ElasticBand, PathCurve, evaluate_path, loss_curve, nudged_elastic_band
+from ..symmetry._config import check_config, model_for
 from ._objective import gradient_norm, objective
 from ._permutation import PermutationPoint, PlateauFacts, permutation_point, plateau_facts, swap_symmetric_path
 from ._permutation import transposition as _transposition
-from ._units import check_config, model_for
 
 __all__ = ["PermutationSaddle", "loss_curve", "permutation_saddle"]
 

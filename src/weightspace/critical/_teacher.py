@@ -19,9 +19,9 @@ from ..data import Dataset
 from ..errors import ConfigError
 from ..models import normalize_config
 from ..params import Params
+from ..symmetry._config import check_config, model_for
 from ._objective import objective
 from ._optimize import Fit, minimize
-from ._units import check_config, model_for
 
 __all__ = ["init_params", "student_config", "teacher_params", "fit_student"]
 

@@ -27,16 +27,16 @@ from ..continuous._linear import (
     singular_loss_floor,
     teacher_of,
 )
-from ..continuous._orbit import orbit_curve, random_generators, rotation_generator
 from ..continuous._path_search import count_by_path_search
 from ..continuous._permutation import permutation_connection
 from ..continuous._rescaling import homogeneous_teacher, rescaling_barrier
-from ..continuous._string import minimum_energy_path
 from ..data._linear import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..evaluate import evaluate
 from ..io import save_params
 from ..models import build, example_input
 from ..params import forward
+from ..paths._orbit import orbit_curve, random_generators, rotation_generator
+from ..paths._string import minimum_energy_path
 from ..plots import (
     plot_component_counts,
     plot_curvature_bound,

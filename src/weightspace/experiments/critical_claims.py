@@ -53,12 +53,12 @@ from ..critical import (
     transposition,
     zero_form,
 )
-from ..critical._units import model_for
 from ..data import Dataset, load
 from ..evaluate import evaluate
 from ..models import normalize_config
 from ..paths import evaluate_path
 from ..plots import plot_band, plot_chain, plot_spectrum, plot_split_family, save_figure
+from ..symmetry._config import model_for
 
 DT = torch.float64
 LAMBDAS = [round(-1.0 + 0.1 * k, 10) for k in range(31)]

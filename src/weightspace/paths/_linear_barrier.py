@@ -1,6 +1,6 @@
 """Linear connectivity modulo permutation: the barrier along the straight path to an aligned network.
 
-`linear_barrier` aligns θ_B to θ_A with `weightspace.align._pair.align_pair` (weight, activation or
+`linear_barrier` aligns θ_B to θ_A with `weightspace.align.align_pair` (weight, activation or
 learned matching), evaluates the straight path from θ_A to the aligned θ_B (optionally with BatchNorm
 reset or REPAIR at every point) and returns the barrier with its whole curve.
 """

@@ -21,26 +21,15 @@ from torch import Tensor
 
 from ..errors import ConfigError
 from ..params import Params
+from ..symmetry._config import check_config, check_unit, layout_of
 
 __all__ = ["move_role", "swap_chain", "zero_form"]
 
 
 def _layer(config: Mapping, layer: int, where: str):
-    """(checked config, the `UnitLayout` of hidden layer `layer`).
-
-    Imported here, not at module level: `weightspace.critical` re-exports this module, so importing its
-    unit view while `weightspace.paths` loads would be an import cycle.
-    """
-    from ..critical._units import check_config, layout_of
-
+    """(checked config, the unit view of hidden layer `layer`)."""
     config = check_config(config, where)
     return config, layout_of(config, layer, where=where)
-
-
-def _check_unit(unit: int, size: int, where: str, name: str) -> None:
-    from ..critical._units import check_unit
-
-    check_unit(unit, size, where, name)
 
 
 def _is_free(params, lay, unit: int) -> bool:
@@ -57,8 +46,8 @@ def move_role(params: Mapping[str, Tensor], config: Mapping, layer: int, source:
     """
     where = "move_role"
     config, lay = _layer(config, layer, where)
-    _check_unit(source, lay.size, where, "source")
-    _check_unit(free, lay.size, where, "free")
+    check_unit(source, lay.size, where, "source")
+    check_unit(free, lay.size, where, "free")
     if source == free:
         raise ConfigError(f"{where}: source and free are both unit {source}; give two different units")
     if not _is_free(params, lay, free):
@@ -82,7 +71,7 @@ def swap_chain(params: Mapping[str, Tensor], config: Mapping, layer: int, i: int
     where = "swap_chain"
     config, lay = _layer(config, layer, where)
     for name, u in (("i", i), ("j", j), ("free", free)):
-        _check_unit(u, lay.size, where, name)
+        check_unit(u, lay.size, where, name)
     if len({i, j, free}) != 3:
         raise ConfigError(f"{where}: i, j and free must be three different units, got {i}, {j}, {free}")
     home = lay.vector(params, free, "in")

@@ -18,8 +18,9 @@ from torch import nn
 
 from ..errors import ConfigError, SymmetryError
 from ..models import build, example_input, normalize_config
-from ..symmetry import Spec, spec_of
-from ..symmetry._units import Slot, Units
+from ._spec import Spec
+from ._trace import spec_of
+from ._units import Slot, Units
 
 __all__ = [
     "Slot", "UnitLayout", "check_config", "check_ratio", "check_unit", "layout_of", "model_for", "spec_for",
