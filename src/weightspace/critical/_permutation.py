@@ -34,9 +34,9 @@ from torch import Tensor
 from ..errors import ConfigError
 from ..hessian import LossFn, dense_hessian, flatten, select_keys, unflatten
 from ..params import Params, check_finite
+from ..paths._chain import polygonal_chain
 from ..symmetry import GroupElement
 from ..symmetry._config import UnitLayout, check_config, check_unit, layout_of, spec_for
-from ._chain import polygonal_chain
 from ._embeddings import split_neuron
 from ._objective import gradient_norm
 from ._optimize import Fit, minimize
