@@ -97,10 +97,21 @@ def settle_heads(st: AxisState, members: dict) -> None:
             root.fixed = "its attention heads are fixed"
 
 
-def collect_powers(st: AxisState, regs: list, memo: dict) -> dict[Axis, list]:
-    """Per group, the (power, pieces on that axis) of every parameter axis it acts on."""
+def refine_heads(st: AxisState, regs: list) -> None:
+    """Axes split into heads are registered as (heads, dims) pieces; dims read before or without their
+    heads (a reshape interleaving them) fix the heads."""
     for r in regs:
         r.pieces = tuple(st.refine(r.pieces))
+        prev = None
+        for v, _ in r.pieces:
+            root = find(v) if v is not None else None
+            if root is not None and root.nested_in is not None and prev is not find(root.nested_in):
+                st.fix_var(root.nested_in, f"{r.key}: attention head dimensions are read apart from their heads")
+            prev = root
+
+
+def collect_powers(st: AxisState, regs: list, memo: dict) -> dict[Axis, list]:
+    """Per group, the (power, pieces on that axis) of every parameter axis it acts on."""
     powers: dict[Axis, list] = {}
     for r in regs:
         for v, _ in r.pieces:
@@ -184,6 +195,7 @@ def resolve(st: AxisState, shapes: dict[str, tuple[int, ...]]) -> Spec:
     fix_unlisted(st, regs, shapes)
     memo: dict = {}
     restrict_by_exponents(st, power_ties, memo)
+    refine_heads(st, regs)
     members = group_members(st)
     settle_heads(st, members)
     powers = collect_powers(st, regs, memo)
