@@ -18,8 +18,9 @@ TOL = 1e-9
 class UnpackedMHA(nn.Module):
     """`out, _ = mha(x, x, x)` straight on the input, then a Linear (the input's axis stays put)."""
 
-    def __init__(self, d=4, heads=2, batch_first=True, embed=False):
+    def __init__(self, d=4, heads=2, batch_first=True, embed=False, need_weights=True):
         super().__init__()
+        self.need_weights = need_weights
         self.embed = nn.Linear(3, d) if embed else None
         self.mha = nn.MultiheadAttention(d, heads, batch_first=batch_first)
         self.fc = nn.Linear(d, 2)
@@ -27,7 +28,7 @@ class UnpackedMHA(nn.Module):
     def forward(self, x):
         if self.embed is not None:
             x = self.embed(x)
-        out, _ = self.mha(x, x, x)
+        out, _ = self.mha(x, x, x, need_weights=self.need_weights)
         return self.fc(out)
 
 
@@ -91,12 +92,12 @@ def _moves(spec, sd, names):
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
-@pytest.mark.parametrize("embed", [False, True])
+@pytest.mark.parametrize("embed, need_weights", [(False, True), (True, True), (True, False)])
 @torch.no_grad()
-def test_unpacked_multihead_attention_keeps_the_function_and_moves_heads(batch_first, embed):
+def test_unpacked_multihead_attention_keeps_the_function_and_moves_heads(batch_first, embed, need_weights):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    model = UnpackedMHA(batch_first=batch_first, embed=embed).double()
+    model = UnpackedMHA(batch_first=batch_first, embed=embed, need_weights=need_weights).double()
     _randomise(model, gen)
     x = torch.randn(2, 5, 3 if embed else 4, generator=gen, dtype=torch.float64)
     spec = spec_of(model, x)
@@ -187,3 +188,18 @@ def test_a_tensor_outside_the_state_dict_fixes_its_units():
     assert spec.factors == () and [f.name for f in spec.fixed] == ["a"]
     assert "not in the state dict" in spec.fixed[0].reason
     _check_kept(model, x, spec)
+
+
+@torch.no_grad()
+def test_a_failing_resolver_leaves_everything_fixed_with_the_reason(monkeypatch):
+    def boom(st, shapes):
+        raise KeyError("boom")
+
+    monkeypatch.setattr("weightspace.symmetry._trace.resolve", boom)
+    model = Boom().double()
+    x = torch.randn(3, 4, dtype=torch.float64)
+    spec = spec_of(model, x)
+    assert spec.factors == () and set(spec.table) == set(model.state_dict())
+    assert [f.name for f in spec.fixed] == ["Boom"] and "could not be resolved" in spec.fixed[0].reason
+    with pytest.raises(SymmetryError, match="could not be resolved"):
+        spec_of(model, x, strict=True)

@@ -12,6 +12,7 @@ could trace, it only acts on less of it.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Mapping
 
 import torch
@@ -25,7 +26,7 @@ from ._axes import AxisState, TupleLabel, Unsupported, find, shape_of
 from ._resolve import resolve
 from ._rules_functions import FUNCTIONS, METHODS
 from ._rules_modules import module_rule
-from ._spec import Spec
+from ._spec import FixedLayer, Spec
 
 log = logging.getLogger("weightspace.symmetry")
 
@@ -153,6 +154,8 @@ def _call(st, node):
             return list(reversed(x)) if node.args[1] == "T" else x[:-2] + [x[-1], x[-2]]
         if shape_of(node) is None:
             return None
+    if t is operator.getitem and isinstance(st.label(node.args[0]), TupleLabel):
+        return st.label(node.args[0]).items[node.args[1]]
     if "tensor_meta" not in node.meta:
         if any(isinstance(st.labels.get(a), list | TupleLabel) for a in node.all_input_nodes):
             raise Unsupported(f"{_target_name(node)} returns a non-tensor")
@@ -203,7 +206,13 @@ def spec_of(model: nn.Module, example_input, *, strict: bool = False) -> Spec:
     state = model.state_dict(keep_vars=True)
     st = AxisState(aliases=_aliases(state), modules=dict(gm.named_modules()))
     _walk(st, gm)
-    spec = resolve(st, {k: tuple(v.shape) for k, v in state.items()})
+    shapes = {k: tuple(v.shape) for k, v in state.items()}
+    try:
+        spec = resolve(st, shapes)
+    except Exception as err:  # noqa: BLE001 - a bug in a phase must not cost the user the (trivial) spec
+        reason = f"the symmetry could not be resolved: {_first_line(err)}"
+        spec = Spec(table={k: (None,) * len(s) for k, s in shapes.items()}, factors=(),
+                    fixed=(FixedLayer(type(model).__name__, reason),), shapes=shapes)
     for f in spec.fixed:
         log.info("spec_of(%s): %s left fixed: %s", type(model).__name__, f.name, f.reason)
     if strict and spec.fixed:
