@@ -2,11 +2,11 @@
 
 Grammar: a stem (Linear on floats, or nn.Embedding on int64 tokens with an optional positional
 parameter, or Conv2d on images), then 1-3 blocks among linear, activations (modules and functions,
-gating x·σ(x)), LayerNorm, BatchNorm, residual MLPs, nn.MultiheadAttention (both layouts, unpacked or
-indexed outputs), hand-written attention through view/transpose into heads (softmax with a causal
-mask or SDPA), concatenation and splitting (along units and along tokens), a reshape that interleaves
-heads, parameters used directly (added, multiplied, matmul'd, a cls token), tied weights; then a head
-(Linear, or tied to the embedding). Widths 2-6.
+gating x·σ(x)), LayerNorm (module and functional), BatchNorm, residual MLPs, nn.MultiheadAttention
+(both layouts, unpacked or indexed outputs, with or without weights), hand-written attention through
+view/transpose into heads (softmax with a causal mask or SDPA), concatenation and splitting (along
+units and along tokens), a reshape that interleaves heads, parameters used directly (added,
+multiplied, matmul'd, a cls token), tied weights; then a head (Linear, or tied to the embedding). Widths 2-6.
 
 For every drawn model: `spec_of` returns (under strict=True only `SymmetryError` may escape, and only
 when something is fixed); every fixed layer has a non-empty reason; every sampled element of every
@@ -83,7 +83,7 @@ class Drawn(nn.Module):
     # -- drawing ------------------------------------------------------------------------------------
     def _draw_block(self, rng, k, d):
         m, p = self.mods, self.params
-        ops = ["linear", "act", "ln", "bn", "res", "cat", "split", "param_add", "param_mul", "param_mm", "tied"]
+        ops = ["linear", "act", "ln", "ln_f", "bn", "res", "cat", "split", "param_add", "param_mul", "param_mm", "tied"]
         if self.family == "seq":
             ops += ["mha", "mha", "hand", "hand", "cat_tokens", "split_tokens", "cls", "interleave"]
         if self.family == "conv":
@@ -97,6 +97,8 @@ class Drawn(nn.Module):
             d = new
         elif op == "ln":
             m[f"{k}_ln"] = nn.LayerNorm(d, elementwise_affine=rng.random() < 0.8)
+        elif op == "ln_f":
+            p[f"{k}_w"], p[f"{k}_b"] = nn.Parameter(torch.randn(d)), nn.Parameter(torch.randn(d))
         elif op == "bn":
             m[f"{k}_bn"] = nn.BatchNorm2d(d) if self.family == "conv" else nn.BatchNorm1d(d)
             self.has_bn = True
@@ -134,7 +136,7 @@ class Drawn(nn.Module):
             heads = rng.choice([h for h in (1, 2, 3) if d % h == 0])
             for n in "qkvo":
                 m[f"{k}_{n}"] = nn.Linear(d, d)
-            self.register_buffer(f"{k}_mask", torch.tril(torch.ones(T, T)).bool())
+            self.register_buffer(f"{k}_mask", torch.tril(torch.ones(8 * T, 8 * T)).bool())  # tokens may grow
             self.program.append((op, k, act, {"heads": heads, "sdpa": rng.random() < 0.5,
                                               "causal": rng.random() < 0.5}))
             return d
@@ -172,6 +174,8 @@ class Drawn(nn.Module):
                 h = _apply_act(act, m, f"{k}_act", h)
             elif op == "ln":
                 h = m[f"{k}_ln"](h)
+            elif op == "ln_f":
+                h = F.layer_norm(h, (h.shape[-1],), p[f"{k}_w"], p[f"{k}_b"])
             elif op == "bn":
                 h = self._bn(m[f"{k}_bn"], h)
             elif op == "res":

@@ -349,6 +349,20 @@ def _embedding(st, node):
     return list(idx) + [w[1]]
 
 
+def _layer_norm(st, node):
+    """F.layer_norm(x, (n,), weight, bias): permutation-equivariant over the last axis, scale-invariant."""
+    x = _tensor(st, node.args[0])
+    shape = node.args[1] if len(node.args) > 1 else node.kwargs["normalized_shape"]
+    if len(shape) != 1 or len(x[-1]) != 1 or x[-1][0][0] is None:
+        raise Unsupported("layer_norm over several, composite or non-unit axes")
+    st.remove(x[-1][0][0], NOT_SCALABLE)
+    for i, name in ((2, "weight"), (3, "bias")):
+        affine = st.label(node.args[i]) if len(node.args) > i else st.label(node.kwargs.get(name))
+        if isinstance(affine, list):
+            st.tie(x[-1], affine[0], node.name)
+    return x
+
+
 # -- indexing, concatenation, splitting ----------------------------------------------------------------
 def _getitem(st, node):
     x, index = st.label(node.args[0]), node.args[1]
@@ -456,7 +470,7 @@ FUNCTIONS = {
     torch.flatten: reshape, torch.reshape: reshape, torch.unsqueeze: reshape, torch.squeeze: reshape,
     torch.transpose: _transpose, torch.permute: _permute, torch.t: _t,
     operator.matmul: _matmul, torch.matmul: _matmul, torch.bmm: _matmul,
-    F.scaled_dot_product_attention: _sdpa, F.linear: _linear, F.embedding: _embedding,
+    F.scaled_dot_product_attention: _sdpa, F.linear: _linear, F.embedding: _embedding, F.layer_norm: _layer_norm,
     F.softmax: _softmax, torch.softmax: _softmax, torch.masked_fill: _masked_fill,
     torch.mean: _reduce(True), torch.sum: _reduce(True), torch.amax: _reduce(False),
     F.max_pool1d: _max_pool, F.max_pool2d: _max_pool, F.adaptive_max_pool2d: _max_pool,

@@ -53,10 +53,9 @@ def _first_line(err: BaseException) -> str:
 
 def _trace(model: nn.Module, example_input) -> torch.fx.GraphModule:
     try:
-        graph = _Leaf().trace(model)
+        gm = torch.fx.GraphModule(model, _Leaf().trace(model))
     except Exception as err:  # noqa: BLE001 - fx raises many kinds of errors
         raise SymmetryError(f"spec_of: torch.fx could not trace {type(model).__name__}: {_first_line(err)}") from None
-    gm = torch.fx.GraphModule(model, graph)
     inputs = example_input if isinstance(example_input, tuple) else (example_input,)
     was_training = model.training
     gm.eval()
