@@ -14,8 +14,10 @@ import math
 from dataclasses import dataclass, field
 
 STRUCTURAL = ("network output", "token indices")  # fixed by the architecture, not reported
+NOT_SCALABLE = frozenset({"scale", "sign", "gl"})  # the kinds lost by anything but a homogeneous map
 
-__all__ = ["STRUCTURAL", "Axis", "AxisState", "Registration", "TupleLabel", "Unsupported", "find", "shape_of"]
+__all__ = ["NOT_SCALABLE", "STRUCTURAL", "Axis", "AxisState", "Registration", "TupleLabel", "Unsupported", "find",
+           "shape_of"]
 
 
 class Unsupported(Exception):
@@ -189,7 +191,7 @@ class AxisState:
         heads = self.new_var(a, r.birth, unit=True, name_hint=f"{base}.heads")
         dims = self.new_var(b, r.birth, unit=True, nested_in=heads, name_hint=f"{base}.dims")
         for w in (heads, dims):
-            self.remove(w, {"scale", "sign", "gl"})
+            self.remove(w, NOT_SCALABLE)
         r.split = ((heads, a), (dims, b))
         return r.split
 

@@ -8,12 +8,11 @@ group admits scale/sign/GL only where every tie it takes part in agrees on these
 
 from __future__ import annotations
 
-from ._axes import Axis, AxisState, find
+from ._axes import NOT_SCALABLE, Axis, AxisState, find
 from ._spec import KINDS, Factor, FixedLayer, Piece, Segment, Spec
 
 __all__ = ["resolve"]
 
-NOT_SCALABLE = {"scale", "sign", "gl"}
 _SIGN = {"out": 1, "in": -1, "stat": 0}
 
 

@@ -8,17 +8,16 @@ GL) and multiply exponents by their homogeneity degree.
 
 from __future__ import annotations
 
+import math
 import operator
 
 import torch
 import torch.nn.functional as F
 
-from ._axes import AxisState, TupleLabel, Unsupported, find, shape_of
+from ._axes import NOT_SCALABLE, AxisState, TupleLabel, Unsupported, find, shape_of
 from ._spec import KINDS
 
 __all__ = ["FUNCTIONS", "METHODS", "act_props", "activation", "reshape", "spatial"]
-
-NOT_SCALABLE = {"scale", "sign", "gl"}
 
 
 # -- activations: (admitted kinds, homogeneity degree) -------------------------------------------------
@@ -187,11 +186,8 @@ def _expand(st, node):
     return out
 
 
-def _size(d):
-    n = 1
-    for _, s in d:
-        n *= s
-    return n
+def _size(d) -> int:
+    return math.prod(s for _, s in d)
 
 
 # -- elementwise arithmetic ----------------------------------------------------------------------------

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._axes import AxisState, TupleLabel, Unsupported, shape_of
+from ._axes import NOT_SCALABLE, AxisState, TupleLabel, Unsupported, shape_of
 from ._rules_functions import act_props, activation, reshape, spatial
 
 __all__ = ["MODULES", "module_rule"]
-
-NOT_SCALABLE = {"scale", "sign", "gl"}
 
 
 def _input(st: AxisState, node):
