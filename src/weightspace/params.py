@@ -19,6 +19,7 @@ __all__ = [
     "Params",
     "state_of",
     "forward",
+    "tied_aliases",
     "check_same_structure",
     "check_finite",
     "lerp",
@@ -91,9 +92,27 @@ def state_of(module: nn.Module) -> Params:
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
+def tied_aliases(module: nn.Module) -> frozenset[str]:
+    """State-dict keys naming a tensor that an earlier key already names (tied weights: `head.weight = emb.weight`)."""
+    seen: set[int] = set()
+    aliases = set()
+    named = (*module.named_parameters(remove_duplicate=False), *module.named_buffers(remove_duplicate=False))
+    for name, t in named:
+        if id(t) in seen:
+            aliases.add(name)
+        seen.add(id(t))
+    return frozenset(aliases)
+
+
 def forward(module: nn.Module, params: Mapping[str, Tensor], *args, **kwargs):
-    """f(params; x): evaluate `module` at `params` with `torch.func.functional_call`."""
-    return torch.func.functional_call(module, dict(params), args, kwargs, strict=False)
+    """f(params; x): evaluate `module` at `params` with `torch.func.functional_call`.
+
+    Tied weights are read from their first key (the state dict lists them once per name; the copies are
+    equal after any group action, and `functional_call` refuses two tensors for one tied parameter).
+    """
+    aliases = tied_aliases(module)
+    given = {k: v for k, v in params.items() if k not in aliases} if aliases else dict(params)
+    return torch.func.functional_call(module, given, args, kwargs, strict=False)
 
 
 def check_same_structure(a: Mapping[str, Tensor], b: Mapping[str, Tensor], *, what: str = "models") -> None:
