@@ -14,3 +14,12 @@ def _isolate(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WEIGHTSPACE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny problems: one thread is much faster than two on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

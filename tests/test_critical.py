@@ -28,13 +28,7 @@ TRANSFORMER = {"name": "transformer", "input_shape": [4, 8], "num_outputs": 3, "
                "depth": 1, "mlp_dim": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These networks are tiny: one thread is ~50× faster than two when the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _gen(seed: int) -> torch.Generator:
