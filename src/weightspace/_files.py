@@ -37,8 +37,12 @@ def _writable_folder(folder: Path) -> None:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         raise OutputError(f"cannot write under {folder}: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write under {folder}: {probe} is not writable")
+    try:  # a probe file: permissions, read-only file systems and pseudo file systems alike
+        fd, name = tempfile.mkstemp(prefix=".weightspace-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as err:
+        raise OutputError(f"cannot write under {folder}: {err.strerror or err}") from None
 
 
 def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike] = (), force: bool = False,

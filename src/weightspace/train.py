@@ -326,7 +326,8 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
                 g["lr"] = lr * _lr_factor(schedule, step, total)
             loss = criterion(dataset.task, module(x_train[idx]), y_train[idx])
             if not torch.isfinite(loss):
-                raise NonFiniteError(f"train: the loss became {float(loss)} at step {step}; lower the learning rate")
+                raise NonFiniteError(f"train: the loss became {float(loss.detach())} at step {step}; lower the "
+                                     "learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -32,7 +32,19 @@ CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directo
 DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one the (first) checkpoint records).")]
 PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.")]
 OutCkptOpt = Annotated[Path, typer.Option(help="The checkpoint file to write (.safetensors).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file (train: replace the run "
+                                                        "in --out).")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (training, random generators).")]
+
+
+def guard(out: Path | None, *, inputs: list[str] | tuple[str, ...] = (), force: bool = False,
+          folder: bool = False) -> None:
+    """Refuse an output before any work (`weightspace._files.check_output`): an input or inside an input's run
+    folder, a device or folder where a file goes, an existing file without --force, an unwritable place."""
+    if out is not None:
+        from .._files import check_output
+
+        check_output(out, inputs=inputs, force=force, folder=folder)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -66,7 +78,8 @@ def info(msg: str) -> None:
 
 
 class progress_bar:
-    """A Rich progress bar on stderr fed by library callbacks `(label, {step, total_steps, ...})`."""
+    """A Rich progress bar on stderr fed by library callbacks `(label, {step, total_steps, ...})`; shown only
+    on a terminal (piped or captured stderr holds nothing but notes and the one-line error)."""
 
     def __init__(self, enabled: bool = True):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,7 +87,8 @@ class progress_bar:
         self.enabled = enabled
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[extra]}"), console=stderr, transient=True, disable=not enabled,
+            TextColumn("{task.fields[extra]}"), console=stderr, transient=True,
+            disable=not (enabled and stderr.is_terminal),
         )
         self.tasks: dict[str, int] = {}
 

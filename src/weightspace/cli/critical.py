@@ -14,7 +14,7 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, stdout
+from ._common import CkptArg, DatasetOpt, ForceOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, guard, info, stdout
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -67,6 +67,7 @@ def hessian_cmd(
     plot: PlotOpt = None,
     loss: LossOpt = "mse",
     weight_decay: WdOpt = 0.0,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
@@ -76,6 +77,7 @@ def hessian_cmd(
 
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
+    guard(plot, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
@@ -113,6 +115,7 @@ def split_cmd(
     unit: Annotated[int, typer.Option(help="The unit to duplicate.")],
     out: OutCkptOpt,
     ratio: Annotated[float, typer.Option(help="λ: the unit keeps λ·a, the copy (appended last) (1 − λ)·a.")] = 0.5,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Duplicate a hidden unit (function preserved): writes the width-(r+1) checkpoint OUT."""
@@ -124,6 +127,7 @@ def split_cmd(
     from ..params import forward
     from ..symmetry._config import model_for
 
+    guard(out, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     params, config = critical.split_neuron(ckpt.params, ckpt.config, layer, unit, ratio)
     x = example_input(config, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -157,6 +161,7 @@ def saddle_cmd(
     neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
     loss: LossOpt = "mse",
     weight_decay: WdOpt = 0.0,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The permutation point of units i, j from a minimum: loss, gradient norm, index, nullity, the path."""
@@ -164,6 +169,7 @@ def saddle_cmd(
     from ..io import load_checkpoint
 
     i, j = _units(units)
+    guard(plot, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
