@@ -118,6 +118,11 @@ CASES = [
     ("saddle-plot-in-input", ["saddle", "runs/t", "--layer", "0", "--units", "0,1", "--plot", "runs/t/s.png"],
      None, "input runs/t"),
     ("orbit-plot-in-input", ["orbit", "runs/a", "--plot", "runs/a/o.png"], None, "input runs/a"),
+    ("count-plot-dev-full", ["count", "table", "--r-star", "2", "--m", "3", "--plot", "/dev/full"], None,
+     "not a regular file"),
+    ("count-plot-folder", ["count", "table", "--r-star", "2", "--m", "3", "--plot", "runs"], None, "is a folder"),
+    ("split-file-into-run-of-input", ["critical", "split", "runs/t/final.safetensors", "--layer", "0", "--unit", "0",
+                                      "--out", "runs/t/step-000001.safetensors"], None, "run folder"),
     ("trajectory-plot-in-input", ["connectivity", "trajectory", "runs/a", "runs/b", "--plot", "runs/b/x.png"],
      None, "input runs/b"),
     ("align-input-file", ["align", "runs/a", "existing.safetensors", "--out", "existing.safetensors", "--force"],
@@ -203,3 +208,15 @@ def test_bad_input_exits_2_with_one_line_and_touches_nothing(scratch, capsys, mo
 
 def test_the_table_is_large_enough():
     assert len(CASES) >= 40
+
+
+def test_a_loose_checkpoint_may_be_written_beside_its_input(scratch, tmp_path, capsys, monkeypatch):
+    """Only run folders are protected as a whole: loose files in one folder are each other's neighbours."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.safetensors").write_bytes((scratch / "runs" / "a" / "final.safetensors").read_bytes())
+    (tmp_path / "b.safetensors").write_bytes((scratch / "runs" / "b" / "final.safetensors").read_bytes())
+    for force in ([], ["--force"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["align", "a.safetensors", "b.safetensors", "--out", "c.safetensors", *force])
+        assert exit_info.value.code in (0, None), capsys.readouterr().err
+    assert ws.load_checkpoint(tmp_path / "c.safetensors").metadata["align_method"] == "weight"

@@ -23,9 +23,15 @@ from .errors import OutputError
 __all__ = ["atomic_path", "check_output", "write_json", "RunLock"]
 
 
-def _run_folder(path: Path) -> Path:
-    """The folder an input belongs to: a run directory itself, or the folder holding a checkpoint file."""
-    return path if path.is_dir() else path.parent
+RUN_MARKERS = ("final.safetensors", "metrics.json", ".lock")
+
+
+def _run_folder(path: Path) -> Path | None:
+    """The run folder an input belongs to: a run directory itself, or the run directory (a folder holding
+    final.safetensors, metrics.json or a lock) that holds a checkpoint file; None for a loose file."""
+    if path.is_dir():
+        return path
+    return path.parent if any((path.parent / m).exists() for m in RUN_MARKERS) else None
 
 
 def _writable_folder(folder: Path) -> None:
@@ -55,9 +61,10 @@ def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike]
         src = Path(given)
         if not src.exists():
             continue
-        src_resolved, run = src.resolve(), _run_folder(src).resolve()
-        if resolved == src_resolved or resolved == run or run in resolved.parents or (
-                folder and resolved in run.parents):
+        src_resolved, run = src.resolve(), _run_folder(src)
+        inside = run is not None and (resolved == run.resolve() or run.resolve() in resolved.parents or (
+            folder and resolved in run.resolve().parents))
+        if resolved == src_resolved or inside:
             raise OutputError(f"refusing to write {target}: it is, or lies inside the run folder of, the input "
                               f"{given}; choose another output")
     if folder:

@@ -100,8 +100,11 @@ def _physical_memory() -> int | None:
 def _check_memory(config: dict, dtype: torch.dtype, optimizer: str) -> None:
     """Refuse a model whose parameters, gradients and optimizer state (counted on the meta device, nothing
     allocated) exceed the machine's physical memory."""
-    with torch.device("meta"):
-        numel = sum(p.numel() for p in build(config).parameters())
+    try:
+        with torch.device("meta"):
+            numel = sum(p.numel() for p in build(config).parameters())
+    except (NotImplementedError, RuntimeError):  # a model that cannot be built without data: not estimated
+        return
     copies = 4 if optimizer == "adam" else 3  # weights, gradients, momentum / two Adam moments
     need = numel * torch.empty((), dtype=dtype).element_size() * copies
     have = _physical_memory()

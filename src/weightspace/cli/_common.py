@@ -30,7 +30,19 @@ FORMAT_OPTION_HELP = "Output format: 'human' (Rich) or 'json' (machine-readable,
 FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
 CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
 DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one the (first) checkpoint records).")]
-PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.")]
+
+
+def _file_target(value: Path | None) -> Path | None:
+    """Option callback: a file output is a regular file or nothing, in a writable folder (checked as parsed,
+    for every command; `guard` adds the inputs and --force)."""
+    if value is not None:
+        from .._files import check_output
+
+        check_output(value, force=True)
+    return value
+
+
+PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.", callback=_file_target)]
 OutCkptOpt = Annotated[Path, typer.Option(help="The checkpoint file to write (.safetensors).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file (train: replace the run "
                                                         "in --out).")]
