@@ -154,6 +154,8 @@ CASES = [
     ("unknown-model", ["eval", "bad/unknown_model.safetensors"], None, "nonesuch"),
     ("wrong-shape", ["eval", "bad/wrong_shape.safetensors"], None, "size mismatch"),
     ("missing-key", ["eval", "bad/missing_key.safetensors"], None, "layers.0.bias"),
+    ("info-wrong-shape", ["info", "bad/wrong_shape.safetensors"], None, "size mismatch"),
+    ("spec-extra-key", ["spec", "bad/extra_key.safetensors"], None, "extra.weight"),
     ("extra-key", ["eval", "bad/extra_key.safetensors"], None, "extra.weight"),
     ("align-wrong-shape", ["align", "runs/a", "bad/wrong_shape.safetensors", "--out", "x.safetensors"], None,
      "shape"),

@@ -18,7 +18,6 @@ import json
 import math
 import os
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,10 +173,22 @@ def _open_run(run_dir: Path) -> tuple[RunLock, Path | None]:
     try:
         lock.acquire()
     except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
+        _remove_empty(run_dir, created)  # another writer may be filling it: only empty folders go
         raise
     return lock, created
+
+
+def _remove_empty(run_dir: Path, created: Path | None) -> None:
+    """Remove the folders from `run_dir` up to `created` (made by this run) while they are empty."""
+    if created is None:
+        return
+    for folder in [run_dir, *run_dir.parents]:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == created:
+            return
 
 
 def train(
@@ -232,10 +243,11 @@ def train(
                       save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
     except Exception:
         if created is not None:  # nothing of a failed run is left in a folder made for it
-            shutil.rmtree(created, ignore_errors=True)
+            _clear(run_dir)
         raise
     finally:
         lock.release()
+        _remove_empty(run_dir, created)
 
 
 def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs, batch_size, optimizer, lr,

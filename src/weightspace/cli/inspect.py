@@ -36,6 +36,7 @@ def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
     from ..io import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
+    ckpt.module()  # refuses tensors that do not fit the config (shapes, missing or extra keys) in one line
     n = sum(v.numel() for k, v in ckpt.params.items() if v.is_floating_point())
     meta = {k: v for k, v in ckpt.metadata.items() if k != "dataset_meta"}
     emit({"path": str(ckpt.path), "config": ckpt.config, "metadata": meta, "tensors": len(ckpt.params),
@@ -56,12 +57,11 @@ def spec_cmd(
 ) -> None:
     """The symmetry table of a checkpoint's model: factors, their kinds and axes, and fixed layers."""
     from ..io import load_checkpoint
-    from ..models import build, example_input
-    from ..params import first_float
+    from ..models import example_input
     from ..symmetry import spec_of
 
     ckpt = load_checkpoint(checkpoint)
-    model = build(ckpt.config).to(first_float(ckpt.params).dtype)
+    model = ckpt.module()  # the config's model, refusing tensors that do not fit it
     spec = spec_of(model, example_input(model.config), strict=strict)
 
     def human(r):
