@@ -77,7 +77,9 @@ def _print_count(label: str, value: int, exact: bool) -> None:
 
     size, _ = leading_digits(value)
     if exact or size <= EXACT_DIGITS:
-        stdout.print(f"[bold]{label}[/bold] = {decimal_string(value)}", soft_wrap=True)
+        stdout.print(f"[bold]{label}[/bold] = ", end="")
+        stdout.file.write(decimal_string(value) + "\n")  # plain: Rich would lay out every digit (minutes at 10^6)
+        stdout.file.flush()
         if size > 24:
             stdout.print(f"≈ {_approx(value)}")
     else:
