@@ -14,7 +14,7 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, stdout
+from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, progress_bar, stdout
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -25,6 +25,7 @@ __all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd
 LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
 LOSSES = ("mse", "cross-entropy")
+SADDLE_START_GTOL = 1e-3  # `saddle` warns when ||∇L|| at its start is above this: the start is not a minimum
 
 critical_app = typer.Typer(help="Symmetry-induced critical points: function-preserving embeddings.",
                            no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -86,7 +87,9 @@ def hessian_cmd(
     def loss_of_parameters(p):
         return loss_fn({**buffers, **p})
 
-    point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
+    with progress_bar(fmt == Format.human and top is not None) as bar:
+        point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable},
+                                      top=top, callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
     result = point.to_dict()
     if plot is not None:
         from ..plots import plot_spectrum, save_figure
@@ -166,8 +169,14 @@ def saddle_cmd(
     i, j = _units(units)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
-    res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
-                                      weight_decay=weight_decay, points=points, neb=neb)
+    params = _params64(ckpt.params)
+    start = critical.gradient_norm(critical.objective(ckpt.config, data, weight_decay=weight_decay), params)
+    if start > SADDLE_START_GTOL:
+        info(f"[yellow]warning[/yellow]: {ckpt.path} is not a critical point (|grad| = {start:.3g} > "
+             f"{SADDLE_START_GTOL:g}); the permutation point is reached from a non-minimum (train it to convergence)")
+    with progress_bar(fmt == Format.human) as bar:
+        res = critical.permutation_saddle(params, ckpt.config, data, layer, i, j, weight_decay=weight_decay,
+                                          points=points, neb=neb, callback=lambda e: bar(e["stage"], e))
     result = res.to_dict()
     if plot is not None:
         from ..plots import plot_band, plot_chain, save_figure
