@@ -14,7 +14,19 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, progress_bar, stdout
+from ._common import (
+    CkptArg,
+    DataRootOpt,
+    DatasetOpt,
+    Format,
+    FormatOpt,
+    OutCkptOpt,
+    PlotOpt,
+    emit,
+    info,
+    progress_bar,
+    stdout,
+)
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -62,6 +74,7 @@ def _params64(params: dict) -> dict:
 def hessian_cmd(
     checkpoint: CkptArg,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
@@ -155,6 +168,7 @@ def saddle_cmd(
     layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
     units: Annotated[str, typer.Option(help="The two units i,j that merge, e.g. 0,1.")],
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     points: Annotated[int, typer.Option(help="Points along the swap-symmetric path.")] = 21,
     neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
