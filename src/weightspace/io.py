@@ -53,7 +53,8 @@ class Checkpoint:
         """Rebuild the model from its config and load the parameters (eval mode)."""
         from .models import build
 
-        model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
+        with torch.random.fork_rng(devices=[]):  # the random initial weights are replaced: the global RNG is kept
+            model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
         try:
             model.load_state_dict(self.params, strict=True)
         except RuntimeError as err:

@@ -116,3 +116,19 @@ class progress_bar:
             self.tasks[label] = self.progress.add_task(label, total=event.get("total_steps"), extra="")
         extra = f"loss {event['loss']:.4f}" if "loss" in event else ""
         self.progress.update(self.tasks[label], completed=event["step"], extra=extra)
+
+
+# --- --data-root: the folder of local dataset copies, for every command that takes --dataset ---------------------
+
+def _data_root(value: Path | None) -> Path | None:
+    """Point `data.load` at the folder: sets this CLI process's WEIGHTSPACE_DATA (the library's default root)."""
+    import os
+
+    if value is not None:
+        os.environ["WEIGHTSPACE_DATA"] = str(value.expanduser())
+    return value
+
+
+DataRootOpt = Annotated[Path | None, typer.Option(
+    "--data-root", callback=_data_root,
+    help="Folder of local dataset copies (mnist, cifar10); default: the WEIGHTSPACE_DATA environment variable.")]

@@ -14,7 +14,21 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, ForceOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, guard, info, stdout
+from ._common import (
+    CkptArg,
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    OutCkptOpt,
+    PlotOpt,
+    emit,
+    guard,
+    info,
+    progress_bar,
+    stdout,
+)
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -25,6 +39,7 @@ __all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd
 LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
 LOSSES = ("mse", "cross-entropy")
+SADDLE_START_GTOL = 1e-3  # `saddle` warns when ||∇L|| at its start is above this: the start is not a minimum
 
 critical_app = typer.Typer(help="Symmetry-induced critical points: function-preserving embeddings.",
                            no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -61,6 +76,7 @@ def _params64(params: dict) -> dict:
 def hessian_cmd(
     checkpoint: CkptArg,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
@@ -88,7 +104,9 @@ def hessian_cmd(
     def loss_of_parameters(p):
         return loss_fn({**buffers, **p})
 
-    point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
+    with progress_bar(fmt == Format.human and top is not None) as bar:
+        point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable},
+                                      top=top, callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
     result = point.to_dict()
     if plot is not None:
         from ..plots import plot_spectrum, save_figure
@@ -156,6 +174,7 @@ def saddle_cmd(
     layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
     units: Annotated[str, typer.Option(help="The two units i,j that merge, e.g. 0,1.")],
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     points: Annotated[int, typer.Option(help="Points along the swap-symmetric path.")] = 21,
     neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
@@ -172,8 +191,14 @@ def saddle_cmd(
     guard(plot, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
-    res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
-                                      weight_decay=weight_decay, points=points, neb=neb)
+    params = _params64(ckpt.params)
+    start = critical.gradient_norm(critical.objective(ckpt.config, data, weight_decay=weight_decay), params)
+    if start > SADDLE_START_GTOL:
+        info(f"[yellow]warning[/yellow]: {ckpt.path} is not a critical point (|grad| = {start:.3g} > "
+             f"{SADDLE_START_GTOL:g}); the permutation point is reached from a non-minimum (train it to convergence)")
+    with progress_bar(fmt == Format.human) as bar:
+        res = critical.permutation_saddle(params, ckpt.config, data, layer, i, j, weight_decay=weight_decay,
+                                          points=points, neb=neb, callback=lambda e: bar(e["stage"], e))
     result = res.to_dict()
     if plot is not None:
         from ..plots import plot_band, plot_chain, save_figure

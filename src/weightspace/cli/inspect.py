@@ -44,9 +44,10 @@ def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
 
 
 def _print_info(r: dict) -> None:
-    stdout.print(f"[bold]{r['path']}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors")
-    stdout.print(f"config: {json.dumps(r['config'])}")
-    stdout.print(f"metadata: {json.dumps(r['metadata'])}")
+    """One line each, never wrapped (a pipe gives Rich an 80-column console) and never read as markup."""
+    stdout.print(f"[bold]{r['path']}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors", soft_wrap=True)
+    stdout.print(f"config: {json.dumps(r['config'])}", soft_wrap=True, markup=False)
+    stdout.print(f"metadata: {json.dumps(r['metadata'])}", soft_wrap=True, markup=False)
 
 
 @app.command("spec")
