@@ -10,7 +10,19 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from . import app
-from ._common import DatasetOpt, ForceOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, guard, progress_bar, stdout
+from ._common import (
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    OutCkptOpt,
+    PlotOpt,
+    emit,
+    guard,
+    progress_bar,
+    stdout,
+)
 
 
 def _load_same(paths: list[str]):
@@ -34,6 +46,7 @@ def align(
     out: OutCkptOpt,
     method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
@@ -70,6 +83,7 @@ def barrier(
     reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
@@ -150,6 +164,7 @@ def connectivity_trajectory(
     points: int = 11,
     split: str = "test",
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
@@ -182,6 +197,7 @@ def connectivity_width(
     widths: Annotated[str, typer.Option(help="Comma-separated hidden widths.")] = "32,64,128,256,512",
     seeds: Annotated[int, typer.Option(help="Networks per width (>= 3 for the simplex barrier).")] = 3,
     dataset: str = "mnist1d",
+    data_root: DataRootOpt = None,
     depth: int = 2,
     epochs: int = 30,
     points: int = 11,

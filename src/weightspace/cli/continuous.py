@@ -12,7 +12,20 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, ForceOpt, Format, FormatOpt, PlotOpt, SeedOpt, emit, guard, info, stdout
+from ._common import (
+    CkptArg,
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    PlotOpt,
+    SeedOpt,
+    emit,
+    guard,
+    info,
+    stdout,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -95,6 +108,7 @@ def orbit_cmd(
     seed: SeedOpt = 0,
     scale: Annotated[float, typer.Option(help="Scale of random generators.")] = 0.3,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "train",
     plot: PlotOpt = None,
     force: ForceOpt = False,

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ..counting import CROSSOVER_H_MAX
 from ..errors import ConfigError, WeightspaceError
-from ._common import Format, FormatOpt, PlotOpt, emit, info, progress_bar, stdout
+from ._common import ForceOpt, Format, FormatOpt, PlotOpt, emit, guard, info, progress_bar, stdout
 
 app = typer.Typer(
     help="Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019).",
@@ -191,11 +191,13 @@ def table_cmd(
     r_star: Annotated[str, typer.Option("--r-star", help="Teacher widths r* >= 1: an int or a range a:b.")],
     m: Annotated[str, typer.Option("--m", help="Student widths m: an int or a range a:b (rows with m < r* skipped).")],
     plot: PlotOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """T(r*, m), G(r* − 1, m) and their ratio over a grid (the mild-vs-vast table)."""
     from ..counting import count_table
 
+    guard(plot, force=force)
     rows = count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
     if plot is not None:
         from ..plots import plot_ratio, save_figure

@@ -9,13 +9,14 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, emit, stdout
+from ._common import CkptArg, DataRootOpt, DatasetOpt, Format, FormatOpt, emit, stdout
 
 
 @app.command("eval")
 def eval_cmd(
     checkpoint: CkptArg,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
     fmt: FormatOpt = Format.human,
 ) -> None:

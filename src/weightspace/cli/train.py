@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import ForceOpt, Format, FormatOpt, SeedOpt, emit, guard, info, progress_bar, stdout
+from ._common import DataRootOpt, ForceOpt, Format, FormatOpt, SeedOpt, emit, guard, info, progress_bar, stdout
 
 
 @app.command()
@@ -17,6 +17,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Run directory: final.safetensors, step-*.safetensors, metrics.json.")],
     model: Annotated[str, typer.Option(help="Model name: mlp, linear, vgg, resnet20, transformer.")] = "mlp",
     dataset: Annotated[str, typer.Option(help="Dataset name (digits, mnist1d, teacher, mnist, cifar10).")] = "digits",
+    data_root: DataRootOpt = None,
     depth: Annotated[int | None, typer.Option(help="Hidden layers (mlp/linear): 64-512-512-10 is depth 2.")] = None,
     width: Annotated[float | None, typer.Option(help="Hidden width (mlp/linear) or width multiplier.")] = None,
     widths: Annotated[str | None, typer.Option(help="Comma-separated hidden widths, e.g. 128,64.")] = None,
