@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from fractions import Fraction
 
 import pytest
@@ -23,6 +25,7 @@ from weightspace.counting import (
     disjoint_pair_count,
     disjoint_pairs_brute_force,
     json_count,
+    leading_digits,
     permutation_group_order,
     permutation_group_order_brute_force,
     permutation_point_count,
@@ -149,6 +152,42 @@ def test_crossover_measured():
 def test_crossover_limit():
     with pytest.raises(ConfigError, match="h_max"):
         crossover(100, h_max=5)
+    with pytest.raises(ConfigError, match="limit 2000"):
+        crossover(100_000)
+
+
+def test_crossover_bisection_equals_the_scan():
+    """The doubling-and-bisection search finds the first h of a plain scan h = 1, 2, ... (monotone ratio)."""
+    for r in [*range(1, 41), 64, 100]:
+        h = next(h for h in range(1, 10 * r + 2) if T(r, r + h) >= G(r - 1, r + h))
+        assert crossover(r) == h, r
+
+
+def test_sizes_beyond_the_limits_are_refused_at_once():
+    for call in (lambda: G(100_000, 1_000_000), lambda: T(3, 10**9), lambda: ratio(2_000, 10**6)):
+        with pytest.raises(ConfigError, match="beyond the limits") as err:
+            call()
+        assert "\n" not in str(err.value)
+
+
+def test_progress_callback_counts_the_powers():
+    events = []
+    assert T(3, 50, callback=events.append) == 4**50 - 3 * 3**50 + 3 * 2**50 - 1
+    assert events == [{"step": 1, "total_steps": 2}, {"step": 2, "total_steps": 2}]  # odd bases 1 and 3
+
+
+def test_leading_digits_and_decimal_string_are_exact():
+    for n in [0, 7, 10**400 - 1, 10**400, 10**400 + 1, 3**5000, 2**40000 - 1, 10**12000 - 1]:
+        size, lead = leading_digits(n, 8)
+        assert 10 ** (size - 1) <= max(n, 1) < 10**size or n == 0
+        assert int(lead) == n // 10 ** max(size - 8, 0)
+    value = 7**30_000  # 25,353 digits
+    old = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        assert decimal_string(value) == str(value)
+    finally:
+        sys.set_int_max_str_digits(old)
 
 
 # --- Brea's permutation-point factor ---------------------------------------------------------
@@ -272,3 +311,39 @@ def test_cli_human_output():
 def test_cli_bad_input_raises_config_error(args):
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, ConfigError), result.output
+
+
+# --- counts at scale through the CLI --------------------------------------------------------
+
+def T3(m: int) -> int:
+    """T(3, m) = 4^m − 3·3^m + 3·2^m − 1 (inclusion–exclusion over the 3 teacher units), with Python ints."""
+    return 4**m - 3 * 3**m + 3 * 2**m - 1
+
+
+def test_cli_T_at_m_100000_human_and_json():
+    value = T3(100_000)
+    digits = int(math.log10(4) * 100_000) + 1  # T(3, m) = 4^m (1 − O(0.75^m)): the digits of 4^m
+    assert 10 ** (digits - 1) <= value < 10**digits
+    out = run_json(["T", "--r-star", "3", "--m", "100000"])["value"]
+    assert len(out) == digits and out[:60] == str(value // 10 ** (digits - 60))
+    assert out[-60:] == str(value % 10**60).zfill(60)
+    human = CliRunner().invoke(app, ["T", "--r-star", "3", "--m", "100000"])
+    assert human.exit_code == 0, human.output
+    lead = value // 10 ** (digits - 5)
+    assert f"≈ {str(lead)[0]}.{str(lead)[1:]}e+{digits - 1} ({digits:,} digits)" in human.stdout
+    exact = CliRunner().invoke(app, ["T", "--r-star", "3", "--m", "100000", "--exact"])
+    printed = re.search(r"= (\d+)", exact.stdout)[1]
+    assert printed == out
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_cli_components_at_60_layers_human_and_json(skip):
+    from weightspace.cli import app as main_app
+
+    expected = 2**58 + 1 if skip else 2**59  # closed forms, exact integers
+    args = ["count", "components", "--layers", "60", *(["--skip"] if skip else [])]
+    result = CliRunner().invoke(main_app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["value"] == expected
+    human = CliRunner().invoke(main_app, args)
+    assert human.exit_code == 0 and f"components = {expected} " in human.stdout

@@ -332,7 +332,7 @@ def test_mnist_bad_magic_and_count_mismatch(tmp_path):
 
 def test_mnist_missing_folder_names_the_expected_files(tmp_path, monkeypatch):
     monkeypatch.delenv("WEIGHTSPACE_DATA", raising=False)
-    with pytest.raises(DataError, match="pass root=... or set WEIGHTSPACE_DATA"):
+    with pytest.raises(DataError, match=r"pass root=\.\.\. \(CLI: --data-root\) or set WEIGHTSPACE_DATA"):
         load("mnist")
     missing = tmp_path / "nowhere"
     with pytest.raises(DataError) as err:

@@ -107,3 +107,40 @@ def test_float64_checkpoints_keep_their_precision(tmp_path):
     ws.save(model, tmp_path / "m.safetensors")
     loaded = ws.load(tmp_path / "m.safetensors")
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="LOUD SKIP: no /dev/full (not Linux)")
+def test_writes_never_replace_a_device_and_a_full_disk_names_the_target(tmp_path, monkeypatch):
+    import stat
+
+    from safetensors import SafetensorError
+
+    from weightspace.errors import OutputError
+
+    model = build(CONFIGS[0])
+    link = tmp_path / "full.safetensors"
+    link.symlink_to("/dev/full")
+    for target in ("/dev/full", link):
+        with pytest.raises(OutputError, match="not a regular file"):
+            ws.save(model, target)
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode) and link.is_symlink()
+
+    def full_disk(tensors, filename, metadata=None):
+        raise SafetensorError("No space left on device (os error 28)")
+
+    monkeypatch.setattr("weightspace.io.save_file", full_disk)
+    with pytest.raises(OutputError, match=r"could not write .*m\.safetensors: no space left") as err:
+        ws.save(model, tmp_path / "m.safetensors")
+    assert ".tmp" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full.safetensors"]
+
+
+def test_header_fields_that_are_not_json_objects_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    model = build(CONFIGS[0])
+    sd = {k: v.contiguous() for k, v in model.state_dict().items()}
+    for config, message in (("{oops", "config field of its header is not JSON"), ("3", "not a JSON object")):
+        save_file(sd, str(tmp_path / "c.safetensors"), metadata={"format": "weightspace/1", "config": config})
+        with pytest.raises(CheckpointError, match=message):
+            ws.load_checkpoint(tmp_path / "c.safetensors")

@@ -1,12 +1,19 @@
-"""Training is reproducible for a fixed seed and writes a complete run directory."""
+"""Training is reproducible for a fixed seed, writes a complete run directory, locks it and resumes exactly."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
 
 import weightspace as ws
-from weightspace.errors import ConfigError, DataError
+from weightspace.cli import main
+from weightspace.errors import ConfigError, DataError, OutputError
+from weightspace.experiments.connectivity import train_run
 
 SMALL = {"name": "mlp", "widths": [16], "activation": "relu"}
 
@@ -25,7 +32,7 @@ def test_run_directory_holds_the_trajectory(tmp_path):
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     steps = r.metrics["steps"]
     assert steps == 2 * 6
-    trajectory = [f"step-{s:06d}.safetensors" for s in range(0, steps + 1, 3)]
+    trajectory = [f"step-{s:06d}.{kind}" for s in range(0, steps + 1, 3) for kind in ("safetensors", "state.pt")]
     assert names == ["final.safetensors", "metrics.json"] + trajectory
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["test"] == r.metrics["test"]
@@ -94,3 +101,91 @@ def test_a_built_module_is_left_untouched():
     trained = r.model.state_dict()
     assert not any(torch.equal(trained[k].float(), before[k]) for k in before)
     assert bool((trained["layers.0.weight"][masks["layers.0.weight"] == 0] == 0).all())
+
+
+def _equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_resuming_from_any_step_checkpoint_gives_bitwise_the_same_run(tmp_path, optimizer, one_thread):
+    """Steps 8 and 12 removed (12 ends an epoch of 6 steps, 8 is mid-epoch): resuming from step 4 redraws the
+    same data order and optimizer moments, so weights and loss history are bitwise those of one run."""
+    kw = {"epochs": 2, "batch_size": 256, "save_every": 4, "seed": 1, "optimizer": optimizer, "lr": 0.01}
+    whole = ws.train(SMALL, "digits", **kw)
+    run = tmp_path / "run"
+    ws.train(SMALL, "digits", out=run, **kw)
+    for p in run.iterdir():
+        if p.name in ("final.safetensors", "metrics.json") or p.name.startswith(("step-000008", "step-000012")):
+            p.unlink()
+    (run / "step-000008.safetensors").write_bytes(b"cut short")  # a checkpoint without its state: discarded
+    resumed = ws.train(SMALL, "digits", out=run, resume=True, **kw)
+    assert _equal(whole.model.state_dict(), resumed.model.state_dict())
+    assert resumed.metrics["history"] == whole.metrics["history"]
+    assert ws.load_checkpoint(run / "step-000008.safetensors").metadata["step"] == 8
+    with pytest.raises(ConfigError, match="other settings"):
+        (run / "final.safetensors").unlink()
+        ws.train(SMALL, "digits", out=run, resume=True, **{**kw, "lr": 0.02})
+
+
+def test_a_run_folder_is_refused_unless_forced_and_forcing_leaves_no_old_steps(tmp_path):
+    run = tmp_path / "run"
+    ws.train(SMALL, "digits", epochs=1, batch_size=256, save_every=2, out=run)
+    with pytest.raises(OutputError, match="--force"):
+        ws.train(SMALL, "digits", epochs=1, batch_size=256, seed=1, out=run)
+    (run / "notes.txt").write_text("mine")
+    ws.train(SMALL, "digits", epochs=1, batch_size=256, seed=1, save_every=3, out=run, force=True)
+    names = sorted(p.name for p in run.iterdir())
+    steps = [f"step-{s:06d}.{k}" for s in (0, 3, 6) for k in ("safetensors", "state.pt")]
+    assert names == sorted(["final.safetensors", "metrics.json", "notes.txt", *steps])
+    assert ws.load_checkpoint(run).metadata["seed"] == 1
+
+
+def test_a_failed_run_leaves_no_folder(tmp_path):
+    with pytest.raises(ws.errors.NonFiniteError):
+        ws.train(SMALL, "digits", epochs=1, lr=1e30, save_every=1, out=tmp_path / "new" / "run")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_width_sweep_runs_with_other_settings_are_refused(tmp_path):
+    out = str(tmp_path / "w8-s0")
+    config = {"name": "mlp", "depth": 1, "width": 8}
+    train_run(config, "digits", 0, 1, out)
+    before = (tmp_path / "w8-s0" / "final.safetensors").read_bytes()
+    assert train_run(config, "digits", 0, 1, out) == out  # the same settings: reused
+    for other in ((config, "digits", 0, 2), ({**config, "depth": 2}, "digits", 0, 1), (config, "digits", 1, 1)):
+        with pytest.raises(ConfigError, match="other settings"):
+            train_run(*other, out)
+    assert (tmp_path / "w8-s0" / "final.safetensors").read_bytes() == before
+
+
+def test_a_killed_run_resumes_to_identical_weights_and_its_lock_refuses_a_second_writer(tmp_path, capsys,
+                                                                                       one_thread):
+    run = tmp_path / "run"
+    args = ["train", "--depth", "1", "--width", "32", "--epochs", "4", "--batch-size", "64", "--save-every", "5",
+            "--seed", "3", "--out", str(run), "--format", "json"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from weightspace.cli import main; main(sys.argv[1:])",
+                             *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "step-000005.state.pt").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no step checkpoint within 120 s"
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGSTOP)  # frozen mid-run, holding the lock
+        with pytest.raises(SystemExit) as second:
+            main(args)
+        err = capsys.readouterr().err
+        assert second.value.code == 2 and f"process {proc.pid}" in err and len(err.splitlines()) == 1
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stderr.close()
+    assert not (run / "final.safetensors").exists() and (run / ".lock").exists()  # killed mid-run, lock stale
+    with pytest.raises(SystemExit) as resumed:
+        main([*args, "--resume"])
+    assert resumed.value.code == 0, capsys.readouterr().err
+    whole = ws.train({"name": "mlp", "depth": 1, "width": 32}, "digits", epochs=4, batch_size=64, seed=3)
+    assert _equal(ws.load_checkpoint(run).params, whole.model.state_dict())
+    assert not (run / ".lock").exists()

@@ -8,6 +8,7 @@ __all__ = [
     "ArchitectureMismatch",
     "NonFiniteError",
     "SymmetryError",
+    "OutputError",
 ]
 
 
@@ -37,3 +38,7 @@ class NonFiniteError(WeightspaceError, ValueError):
 
 class SymmetryError(WeightspaceError, ValueError):
     """A symmetry spec or group element is invalid, or a layer cannot be acted on."""
+
+
+class OutputError(WeightspaceError, ValueError):
+    """An output is refused (an input, not a regular file, exists without --force, locked) or cannot be written."""

@@ -53,9 +53,20 @@ class Checkpoint:
         """Rebuild the model from its config and load the parameters (eval mode)."""
         from .models import build
 
-        model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
-        model.load_state_dict(self.params, strict=True)
+        with torch.random.fork_rng(devices=[]):  # the random initial weights are replaced: the global RNG is kept
+            model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
+        try:
+            model.load_state_dict(self.params, strict=True)
+        except RuntimeError as err:
+            problem = _first_problem(err)
+            raise CheckpointError(f"{self.path}: tensors do not fit the config's model: {problem}") from None
         return model.eval()
+
+
+def _first_problem(err: RuntimeError) -> str:
+    """The first concrete line of a `load_state_dict` error (missing/unexpected key or a size mismatch)."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    return next((ln for ln in lines[1:]), lines[0] if lines else "unknown error")
 
 
 
@@ -118,10 +129,24 @@ def _read_header(path: Path) -> dict:
             raise CheckpointError(f"{path} is not a safetensors checkpoint (unreadable header)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors checkpoint (header is not a table)")
-    end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    try:
+        end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"), default=0)
+    except (KeyError, IndexError, TypeError, ValueError):
+        raise CheckpointError(f"{path} is not a safetensors checkpoint (malformed tensor table)") from None
     if 8 + n + end > size:
         raise CheckpointError(f"{path} is truncated: {size} bytes, the header promises {8 + n + end}")
     return header
+
+
+def _json_field(path: Path, meta: dict, key: str, default: str | None) -> dict:
+    """A header field that must hold a JSON object."""
+    try:
+        value = json.loads(meta.get(key, default))
+    except (TypeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path}: the {key} field of its header is not JSON") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path}: the {key} field of its header is not a JSON object")
+    return value
 
 
 def load_checkpoint(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Checkpoint:
@@ -135,8 +160,7 @@ def load_checkpoint(path: str | os.PathLike, *, allow_nonfinite: bool = False) -
         params = load_file(str(p))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{p} is corrupt: {err}") from None
-    config = json.loads(meta["config"])
-    metadata = json.loads(meta.get("metadata", "{}"))
+    config, metadata = _json_field(p, meta, "config", None), _json_field(p, meta, "metadata", "{}")
     masks = {k[len(MASK):]: params.pop(k).to(torch.float32) for k in [k for k in params if k.startswith(MASK)]}
     if not allow_nonfinite:
         check_finite(params, what=f"checkpoint {p}")
@@ -145,12 +169,7 @@ def load_checkpoint(path: str | os.PathLike, *, allow_nonfinite: bool = False) -
 
 def load(path: str | os.PathLike) -> nn.Module:
     """Rebuild the model stored in a checkpoint (file or run directory), in eval mode."""
-    ckpt = load_checkpoint(path)
-    try:
-        return ckpt.module()
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise CheckpointError(f"{ckpt.path}: tensors do not fit the config's model: {first}") from None
+    return load_checkpoint(path).module()
 
 
 def params_of(path: str | os.PathLike) -> tuple[Params, dict, dict]:

@@ -30,9 +30,33 @@ FORMAT_OPTION_HELP = "Output format: 'human' (Rich) or 'json' (machine-readable,
 FormatOpt = Annotated[Format, typer.Option("--format", help=FORMAT_OPTION_HELP)]
 CkptArg = Annotated[str, typer.Argument(help="A checkpoint file or a run directory (its final checkpoint).")]
 DatasetOpt = Annotated[str | None, typer.Option(help="Dataset (default: the one the (first) checkpoint records).")]
-PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.")]
+
+
+def _file_target(value: Path | None) -> Path | None:
+    """Option callback: a file output is a regular file or nothing, in a writable folder (checked as parsed,
+    for every command; `guard` adds the inputs and --force)."""
+    if value is not None:
+        from .._files import check_output
+
+        check_output(value, force=True)
+    return value
+
+
+PlotOpt = Annotated[Path | None, typer.Option(help="Also write the figure (PNG) here.", callback=_file_target)]
 OutCkptOpt = Annotated[Path, typer.Option(help="The checkpoint file to write (.safetensors).")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file (train: replace the run "
+                                                        "in --out).")]
 SeedOpt = Annotated[int, typer.Option(help="Random seed (training, random generators).")]
+
+
+def guard(out: Path | None, *, inputs: list[str] | tuple[str, ...] = (), force: bool = False,
+          folder: bool = False) -> None:
+    """Refuse an output before any work (`weightspace._files.check_output`): an input or inside an input's run
+    folder, a device or folder where a file goes, an existing file without --force, an unwritable place."""
+    if out is not None:
+        from .._files import check_output
+
+        check_output(out, inputs=inputs, force=force, folder=folder)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -66,7 +90,8 @@ def info(msg: str) -> None:
 
 
 class progress_bar:
-    """A Rich progress bar on stderr fed by library callbacks `(label, {step, total_steps, ...})`."""
+    """A Rich progress bar on stderr fed by library callbacks `(label, {step, total_steps, ...})`; shown only
+    on a terminal (piped or captured stderr holds nothing but notes and the one-line error)."""
 
     def __init__(self, enabled: bool = True):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -74,7 +99,8 @@ class progress_bar:
         self.enabled = enabled
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("{task.fields[extra]}"), console=stderr, transient=True, disable=not enabled,
+            TextColumn("{task.fields[extra]}"), console=stderr, transient=True,
+            disable=not (enabled and stderr.is_terminal),
         )
         self.tasks: dict[str, int] = {}
 
@@ -90,3 +116,19 @@ class progress_bar:
             self.tasks[label] = self.progress.add_task(label, total=event.get("total_steps"), extra="")
         extra = f"loss {event['loss']:.4f}" if "loss" in event else ""
         self.progress.update(self.tasks[label], completed=event["step"], extra=extra)
+
+
+# --- --data-root: the folder of local dataset copies, for every command that takes --dataset ---------------------
+
+def _data_root(value: Path | None) -> Path | None:
+    """Point `data.load` at the folder: sets this CLI process's WEIGHTSPACE_DATA (the library's default root)."""
+    import os
+
+    if value is not None:
+        os.environ["WEIGHTSPACE_DATA"] = str(value.expanduser())
+    return value
+
+
+DataRootOpt = Annotated[Path | None, typer.Option(
+    "--data-root", callback=_data_root,
+    help="Folder of local dataset copies (mnist, cifar10); default: the WEIGHTSPACE_DATA environment variable.")]

@@ -10,18 +10,32 @@ from rich.table import Table
 
 from ..errors import ConfigError
 from . import app
-from ._common import DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, progress_bar, stdout
+from ._common import (
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    OutCkptOpt,
+    PlotOpt,
+    emit,
+    guard,
+    progress_bar,
+    stdout,
+)
 
 
 def _load_same(paths: list[str]):
     from ..errors import ArchitectureMismatch
     from ..io import load_checkpoint
+    from ..params import check_same_structure
 
     ckpts = [load_checkpoint(p) for p in paths]
     for c in ckpts[1:]:
         if c.config != ckpts[0].config:
             raise ArchitectureMismatch(f"{c.path} and {ckpts[0].path} have different model configs; "
                                        "only networks of one architecture can be aligned")
+        check_same_structure(ckpts[0].params, c.params, what=f"{ckpts[0].path} and {c.path}")
     return ckpts
 
 
@@ -32,12 +46,15 @@ def align(
     out: OutCkptOpt,
     method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Write B permuted to match A (the same function as B)."""
     from ..align import align_pair
     from ..io import save_params
 
+    guard(out, inputs=[a, b], force=force)
     if method not in ("weight", "activation", "ste"):
         raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
     ca, cb = _load_same([a, b])
@@ -66,11 +83,15 @@ def barrier(
     reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The barrier along the straight path from A to B (B optionally aligned first)."""
     from ..paths import linear_barrier
+
+    guard(plot, inputs=[a, b], force=force)
     if reset_bn and repair:
         raise ConfigError("choose one of --reset-bn and --repair")
     ca, cb = _load_same([a, b])
@@ -100,23 +121,30 @@ def merge(
     out: OutCkptOpt,
     no_align: Annotated[bool, typer.Option("--no-align", help="Average without aligning first.")] = False,
     weights: Annotated[str | None, typer.Option(help="Comma-separated weights summing to 1.")] = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Weighted average of networks after aligning each to the first."""
+    import math
+
     from ..align import merge as merge_fn
     from ..io import save_params
     from ..models import example_input
     from ..params import first_float
     from ..symmetry import spec_of
+
     if len(checkpoints) < 2:
         raise ConfigError("merge needs at least two checkpoints")
-    ckpts = _load_same(checkpoints)
+    guard(out, inputs=checkpoints, force=force)
     w = None
     if weights is not None:
         try:
             w = [float(x) for x in weights.split(",")]
         except ValueError:
             raise ConfigError(f"--weights must be comma-separated numbers, got {weights!r}") from None
+        if not all(math.isfinite(x) for x in w):
+            raise ConfigError(f"--weights must be finite numbers, got {weights!r}")
+    ckpts = _load_same(checkpoints)
     model = ckpts[0].module()
     spec = spec_of(model, example_input(model.config, dtype=first_float(ckpts[0].params).dtype))
     merged = merge_fn([c.params for c in ckpts], spec, weights=w, align=not no_align)
@@ -136,12 +164,16 @@ def connectivity_trajectory(
     points: int = 11,
     split: str = "test",
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Barrier at every checkpoint: the final permutation vs per-step permutations vs none."""
     from ..experiments.connectivity import trajectory_barriers
     from ..plots import plot_series, save_figure
+
+    guard(plot, inputs=[run_a, run_b], force=force)
 
     with progress_bar(fmt == Format.human) as bar:
         r = trajectory_barriers(run_a, run_b, dataset=dataset, points=points, split=split,
@@ -165,6 +197,7 @@ def connectivity_width(
     widths: Annotated[str, typer.Option(help="Comma-separated hidden widths.")] = "32,64,128,256,512",
     seeds: Annotated[int, typer.Option(help="Networks per width (>= 3 for the simplex barrier).")] = 3,
     dataset: str = "mnist1d",
+    data_root: DataRootOpt = None,
     depth: int = 2,
     epochs: int = 30,
     points: int = 11,
@@ -182,6 +215,7 @@ def connectivity_width(
         ws = [int(w) for w in widths.split(",")]
     except ValueError:
         raise ConfigError(f"--widths must be comma-separated integers, got {widths!r}") from None
+    guard(out, folder=True)
     with progress_bar(fmt == Format.human) as bar:
         r = width_sweep(ws, seeds, out, dataset=dataset, depth=depth, epochs=epochs, points=points,
                         resolution=resolution, executor=executor, callback=bar)

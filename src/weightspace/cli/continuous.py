@@ -12,7 +12,20 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, PlotOpt, SeedOpt, emit, info, stdout
+from ._common import (
+    CkptArg,
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    PlotOpt,
+    SeedOpt,
+    emit,
+    guard,
+    info,
+    stdout,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -95,11 +108,14 @@ def orbit_cmd(
     seed: SeedOpt = 0,
     scale: Annotated[float, typer.Option(help="Scale of random generators.")] = 0.3,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "train",
     plot: PlotOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Loss along the orbit γ(t) = exp(tX)·θ and its chord; curvature, chord deviation and the bound d_max."""
+    guard(plot, inputs=[checkpoint] + ([generator] if generator != "random" else []), force=force)
     result = orbit_result(checkpoint, generator=generator, points=points, seed=seed, scale=scale, dataset=dataset,
                           split=split, plot=plot)
     if result["plot"]:

@@ -7,8 +7,10 @@ JSON: a count is {"value": int} (a decimal string beyond 4,300 digits), a ration
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -16,7 +18,7 @@ from rich.table import Table
 
 from ..counting import CROSSOVER_H_MAX
 from ..errors import ConfigError, WeightspaceError
-from ._common import Format, FormatOpt, PlotOpt, emit, info, stdout
+from ._common import ForceOpt, Format, FormatOpt, PlotOpt, emit, guard, info, progress_bar, stdout
 
 app = typer.Typer(
     help="Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019).",
@@ -49,14 +51,18 @@ def parse_widths(text: str) -> list[int]:
     return [int(p) for p in parts]
 
 
-def _approx(n: int) -> str:
-    """Short human form of a big count: exact up to 24 digits, else 'd.ddde+X (N digits)'."""
-    from ..counting import decimal_string
+ExactOpt = Annotated[bool, typer.Option("--exact", help="Print every digit (human format; JSON is always exact).")]
+EXACT_DIGITS = 100  # human output prints counts up to this many digits in full, longer ones as d.dddd e+X
 
-    digits = decimal_string(n)
-    if len(digits) <= 24:
-        return digits
-    return f"{digits[0]}.{digits[1:5]}e+{len(digits) - 1} ({len(digits)} digits)"
+
+def _approx(n: int) -> str:
+    """Short human form of a big count: exact up to 24 digits, else 'd.dddde+X (N digits)', in bounded time."""
+    from ..counting import leading_digits
+
+    size, lead = leading_digits(n, 5)
+    if size <= 24:
+        return str(n)
+    return f"{lead[0]}.{lead[1:]}e+{size - 1} ({size:,} digits)"
 
 
 def _count_result(value: int) -> dict:
@@ -65,39 +71,55 @@ def _count_result(value: int) -> dict:
     return {"value": json_count(value)}
 
 
-def _print_count(label: str, value: int) -> None:
-    from ..counting import decimal_string
+def _print_count(label: str, value: int, exact: bool) -> None:
+    """Up to EXACT_DIGITS digits (all with --exact) in full; longer counts by digit count and leading digits."""
+    from ..counting import decimal_string, leading_digits
 
-    digits = decimal_string(value)
-    stdout.print(f"[bold]{label}[/bold] = {digits}", soft_wrap=True)
-    if len(digits) > 24:
-        stdout.print(f"≈ {_approx(value)}")
+    size, _ = leading_digits(value)
+    if exact or size <= EXACT_DIGITS:
+        stdout.print(f"[bold]{label}[/bold] = ", end="")
+        stdout.file.write(decimal_string(value) + "\n")  # plain: Rich would lay out every digit (minutes at 10^6)
+        stdout.file.flush()
+        if size > 24:
+            stdout.print(f"≈ {_approx(value)}")
+    else:
+        stdout.print(f"[bold]{label}[/bold] ≈ {_approx(value)}; --exact prints every digit", soft_wrap=True)
+
+
+def _counted(fmt: Format, label: str, count: Callable[..., int]) -> int:
+    """Run `count(callback=...)` with a progress bar on stderr (human format) over the big powers it builds."""
+    with progress_bar(fmt == Format.human) as bar:
+        return count(callback=lambda event: bar(label, event))
 
 
 @app.command("T")
 def T_cmd(
     r_star: Annotated[int, typer.Option("--r-star", help="Teacher width r* (>= 0).")],
     m: Annotated[int, typer.Option("--m", help="Student width m (>= r*).")],
+    exact: ExactOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Affine subspaces of the global-minima manifold, T(r*, m)."""
     from ..counting import T
 
-    value = T(r_star, m)
-    emit(_count_result(value), fmt, lambda _: _print_count(f"T(r*={r_star}, m={m})", value))
+    label = f"T(r*={r_star}, m={m})"
+    value = _counted(fmt, label, functools.partial(T, r_star, m))
+    emit(_count_result(value), fmt, lambda _: _print_count(label, value, exact))
 
 
 @app.command("G")
 def G_cmd(
     r: Annotated[int, typer.Option("--r", help="Width r of the irreducible critical point (>= 0).")],
     m: Annotated[int, typer.Option("--m", help="Network width m (>= r).")],
+    exact: ExactOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Affine subspaces of symmetry-induced critical points from one width-r point, G(r, m) = r! S(m, r)."""
     from ..counting import G
 
-    value = G(r, m)
-    emit(_count_result(value), fmt, lambda _: _print_count(f"G(r={r}, m={m})", value))
+    label = f"G(r={r}, m={m})"
+    value = _counted(fmt, label, functools.partial(G, r, m))
+    emit(_count_result(value), fmt, lambda _: _print_count(label, value, exact))
 
 
 @app.command("ratio")
@@ -125,8 +147,13 @@ def crossover_cmd(
     """Smallest h >= 1 with T(r*, r* + h) >= G(r* − 1, r* + h), per r*."""
     from ..counting import crossover
 
-    rows = [{"r_star": r, "h": (h := crossover(r, h_max=h_max)), "m": r + h}
-            for r in parse_range(r_star, "--r-star")]
+    r_stars = parse_range(r_star, "--r-star")
+    rows = []
+    with progress_bar(fmt == Format.human and len(r_stars) > 1) as bar:
+        for step, r in enumerate(r_stars, 1):
+            h = crossover(r, h_max=h_max)
+            rows.append({"r_star": r, "h": h, "m": r + h})
+            bar("crossover", {"step": step, "total_steps": len(r_stars)})
 
     def human(res: dict) -> None:
         table = Table("r*", "crossover h", "m = r* + h")
@@ -164,11 +191,13 @@ def table_cmd(
     r_star: Annotated[str, typer.Option("--r-star", help="Teacher widths r* >= 1: an int or a range a:b.")],
     m: Annotated[str, typer.Option("--m", help="Student widths m: an int or a range a:b (rows with m < r* skipped).")],
     plot: PlotOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """T(r*, m), G(r* − 1, m) and their ratio over a grid (the mild-vs-vast table)."""
     from ..counting import count_table
 
+    guard(plot, force=force)
     rows = count_table(parse_range(r_star, "--r-star"), parse_range(m, "--m"))
     if plot is not None:
         from ..plots import plot_ratio, save_figure

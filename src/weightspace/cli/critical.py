@@ -14,7 +14,21 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, OutCkptOpt, PlotOpt, emit, info, stdout
+from ._common import (
+    CkptArg,
+    DataRootOpt,
+    DatasetOpt,
+    ForceOpt,
+    Format,
+    FormatOpt,
+    OutCkptOpt,
+    PlotOpt,
+    emit,
+    guard,
+    info,
+    progress_bar,
+    stdout,
+)
 
 if TYPE_CHECKING:
     from ..data import Dataset
@@ -25,6 +39,7 @@ __all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd
 LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
 LOSSES = ("mse", "cross-entropy")
+SADDLE_START_GTOL = 1e-3  # `saddle` warns when ||∇L|| at its start is above this: the start is not a minimum
 
 critical_app = typer.Typer(help="Symmetry-induced critical points: function-preserving embeddings.",
                            no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -61,12 +76,14 @@ def _params64(params: dict) -> dict:
 def hessian_cmd(
     checkpoint: CkptArg,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
     plot: PlotOpt = None,
     loss: LossOpt = "mse",
     weight_decay: WdOpt = 0.0,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
@@ -76,6 +93,7 @@ def hessian_cmd(
 
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
+    guard(plot, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
     loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
@@ -86,7 +104,9 @@ def hessian_cmd(
     def loss_of_parameters(p):
         return loss_fn({**buffers, **p})
 
-    point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable}, top=top)
+    with progress_bar(fmt == Format.human and top is not None) as bar:
+        point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable},
+                                      top=top, callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
     result = point.to_dict()
     if plot is not None:
         from ..plots import plot_spectrum, save_figure
@@ -113,6 +133,7 @@ def split_cmd(
     unit: Annotated[int, typer.Option(help="The unit to duplicate.")],
     out: OutCkptOpt,
     ratio: Annotated[float, typer.Option(help="λ: the unit keeps λ·a, the copy (appended last) (1 − λ)·a.")] = 0.5,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Duplicate a hidden unit (function preserved): writes the width-(r+1) checkpoint OUT."""
@@ -124,6 +145,7 @@ def split_cmd(
     from ..params import forward
     from ..symmetry._config import model_for
 
+    guard(out, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     params, config = critical.split_neuron(ckpt.params, ckpt.config, layer, unit, ratio)
     x = example_input(config, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -152,11 +174,13 @@ def saddle_cmd(
     layer: Annotated[int, typer.Option(help="Hidden layer: an index into the spec's permutation groups (from 0).")],
     units: Annotated[str, typer.Option(help="The two units i,j that merge, e.g. 0,1.")],
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     points: Annotated[int, typer.Option(help="Points along the swap-symmetric path.")] = 21,
     neb: Annotated[bool, typer.Option("--neb", help="Also run CI-NEB between θ and π_ij θ.")] = False,
     loss: LossOpt = "mse",
     weight_decay: WdOpt = 0.0,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """The permutation point of units i, j from a minimum: loss, gradient norm, index, nullity, the path."""
@@ -164,10 +188,17 @@ def saddle_cmd(
     from ..io import load_checkpoint
 
     i, j = _units(units)
+    guard(plot, inputs=[checkpoint], force=force)
     ckpt = load_checkpoint(checkpoint)
     data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
-    res = critical.permutation_saddle(_params64(ckpt.params), ckpt.config, data, layer, i, j,
-                                      weight_decay=weight_decay, points=points, neb=neb)
+    params = _params64(ckpt.params)
+    start = critical.gradient_norm(critical.objective(ckpt.config, data, weight_decay=weight_decay), params)
+    if start > SADDLE_START_GTOL:
+        info(f"[yellow]warning[/yellow]: {ckpt.path} is not a critical point (|grad| = {start:.3g} > "
+             f"{SADDLE_START_GTOL:g}); the permutation point is reached from a non-minimum (train it to convergence)")
+    with progress_bar(fmt == Format.human) as bar:
+        res = critical.permutation_saddle(params, ckpt.config, data, layer, i, j, weight_decay=weight_decay,
+                                          points=points, neb=neb, callback=lambda e: bar(e["stage"], e))
     result = res.to_dict()
     if plot is not None:
         from ..plots import plot_band, plot_chain, save_figure

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import Format, FormatOpt, emit, progress_bar, stdout
+from ._common import Format, FormatOpt, emit, guard, progress_bar, stdout
 
 
 @app.command()
@@ -19,9 +19,14 @@ def demo(
     points: int = 25,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """Train two digits MLPs (64-512-512-10) from two seeds; barriers before and after alignment."""
+    """Train two digits MLPs (64-512-512-10) from two seeds; barriers before and after alignment.
+
+    OUT belongs to the demo: a second demo replaces its runs and its plot."""
     from ..experiments.demo import run_demo
     from ..plots import plot_path_curves, save_figure
+
+    guard(out, folder=True)
+    guard(Path(out) / "demo.png", force=True)
 
     with progress_bar(fmt == Format.human) as bar:
         r = run_demo(out, epochs=epochs, points=points, callback=bar)

@@ -9,13 +9,14 @@ import typer
 from rich.table import Table
 
 from . import app
-from ._common import CkptArg, DatasetOpt, Format, FormatOpt, emit, stdout
+from ._common import CkptArg, DataRootOpt, DatasetOpt, Format, FormatOpt, emit, stdout
 
 
 @app.command("eval")
 def eval_cmd(
     checkpoint: CkptArg,
     dataset: DatasetOpt = None,
+    data_root: DataRootOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
     fmt: FormatOpt = Format.human,
 ) -> None:
@@ -36,6 +37,7 @@ def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
     from ..io import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
+    ckpt.module()  # refuses tensors that do not fit the config (shapes, missing or extra keys) in one line
     n = sum(v.numel() for k, v in ckpt.params.items() if v.is_floating_point())
     meta = {k: v for k, v in ckpt.metadata.items() if k != "dataset_meta"}
     emit({"path": str(ckpt.path), "config": ckpt.config, "metadata": meta, "tensors": len(ckpt.params),
@@ -43,9 +45,10 @@ def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
 
 
 def _print_info(r: dict) -> None:
-    stdout.print(f"[bold]{r['path']}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors")
-    stdout.print(f"config: {json.dumps(r['config'])}")
-    stdout.print(f"metadata: {json.dumps(r['metadata'])}")
+    """One line each, never wrapped (a pipe gives Rich an 80-column console) and never read as markup."""
+    stdout.print(f"[bold]{r['path']}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors", soft_wrap=True)
+    stdout.print(f"config: {json.dumps(r['config'])}", soft_wrap=True, markup=False)
+    stdout.print(f"metadata: {json.dumps(r['metadata'])}", soft_wrap=True, markup=False)
 
 
 @app.command("spec")
@@ -56,12 +59,11 @@ def spec_cmd(
 ) -> None:
     """The symmetry table of a checkpoint's model: factors, their kinds and axes, and fixed layers."""
     from ..io import load_checkpoint
-    from ..models import build, example_input
-    from ..params import first_float
+    from ..models import example_input
     from ..symmetry import spec_of
 
     ckpt = load_checkpoint(checkpoint)
-    model = build(ckpt.config).to(first_float(ckpt.params).dtype)
+    model = ckpt.module()  # the config's model, refusing tensors that do not fit it
     spec = spec_of(model, example_input(model.config), strict=strict)
 
     def human(r):

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ConfigError
 from . import app
-from ._common import Format, FormatOpt, SeedOpt, emit, info, progress_bar, stdout
+from ._common import DataRootOpt, ForceOpt, Format, FormatOpt, SeedOpt, emit, guard, info, progress_bar, stdout
 
 
 @app.command()
@@ -17,6 +17,7 @@ def train(
     out: Annotated[Path, typer.Option(help="Run directory: final.safetensors, step-*.safetensors, metrics.json.")],
     model: Annotated[str, typer.Option(help="Model name: mlp, linear, vgg, resnet20, transformer.")] = "mlp",
     dataset: Annotated[str, typer.Option(help="Dataset name (digits, mnist1d, teacher, mnist, cifar10).")] = "digits",
+    data_root: DataRootOpt = None,
     depth: Annotated[int | None, typer.Option(help="Hidden layers (mlp/linear): 64-512-512-10 is depth 2.")] = None,
     width: Annotated[float | None, typer.Option(help="Hidden width (mlp/linear) or width multiplier.")] = None,
     widths: Annotated[str | None, typer.Option(help="Comma-separated hidden widths, e.g. 128,64.")] = None,
@@ -32,9 +33,12 @@ def train(
     schedule: str = "cosine",
     seed: SeedOpt = 0,
     save_every: Annotated[int, typer.Option(help="Save a checkpoint every N steps (0: only the final one).")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last step "
+                                                          "checkpoint (same options).")] = False,
+    force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """Train a zoo model and write a run directory."""
+    """Train a zoo model and write a run directory (locked while it is written)."""
     import json
 
     from .. import data as data_mod
@@ -46,6 +50,10 @@ def train(
             cfg.update(json.loads(config))
         except json.JSONDecodeError as err:
             raise ConfigError(f"--config is not valid JSON: {err.msg}") from None
+    if resume and force:
+        raise ConfigError("give --resume or --force, not both")
+    if width is not None and not (width > 0 and width < float("inf")):
+        raise ConfigError(f"--width must be a positive number, got {width:g}")
     if depth is not None:
         cfg["depth"] = depth
     if width is not None:
@@ -59,11 +67,13 @@ def train(
         cfg["activation"] = activation
     if norm is not None:
         cfg["norm"] = norm
+    guard(out, folder=True)  # before the data is loaded or anything trained
     data = data_mod.load(dataset)
     with progress_bar(fmt == Format.human) as bar:
         result = train_fn(cfg, data, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                           momentum=momentum, weight_decay=weight_decay, schedule=schedule, seed=seed,
-                          save_every=save_every, out=out, callback=lambda e: bar("train", e))
+                          save_every=save_every, out=out, resume=resume, force=force,
+                          callback=lambda e: bar("train", e))
     m = result.metrics
 
     def human(r):

@@ -11,6 +11,9 @@ from ._brute_force import (
 )
 from ._closed_form import (
     CROSSOVER_H_MAX,
+    CROSSOVER_R_STAR_MAX,
+    POWER_BITS_MAX,
+    TOTAL_POWER_BITS_MAX,
     G,
     T,
     crossover,
@@ -21,11 +24,22 @@ from ._closed_form import (
     ratio,
     stirling2,
 )
-from ._report import JSON_INT_MAX_DIGITS, CountRow, count_table, decimal_string, json_count, json_rational
+from ._report import (
+    JSON_INT_MAX_DIGITS,
+    CountRow,
+    count_table,
+    decimal_string,
+    json_count,
+    json_rational,
+    leading_digits,
+)
 
 __all__ = [
     "CROSSOVER_H_MAX",
+    "CROSSOVER_R_STAR_MAX",
     "JSON_INT_MAX_DIGITS",
+    "POWER_BITS_MAX",
+    "TOTAL_POWER_BITS_MAX",
     "CountRow",
     "G",
     "G_brute_force",
@@ -38,6 +52,7 @@ __all__ = [
     "disjoint_pairs_brute_force",
     "json_count",
     "json_rational",
+    "leading_digits",
     "permutation_group_order",
     "permutation_group_order_brute_force",
     "permutation_point_count",

@@ -11,10 +11,9 @@ over the labels missed): T(r*, m) = A(r*, r*+1, m), G(r, m) = A(r, r, m), S(m, r
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 from ..errors import ConfigError
@@ -32,6 +31,11 @@ __all__ = [
 ]
 
 CROSSOVER_H_MAX = 10_000
+CROSSOVER_R_STAR_MAX = 2_000
+# Limits on the big powers o^m one call builds (Karatsuba: a b-bit power costs ~ b^1.585): at most
+# POWER_BITS_MAX bits each (10^7 digits, ~15 s) and TOTAL_POWER_BITS_MAX bits in all (~30 s on one core).
+POWER_BITS_MAX = 2**25
+TOTAL_POWER_BITS_MAX = 5 * 10**8
 
 
 def _size(value, name: str, func: str, *, minimum: int = 0) -> int:
@@ -53,35 +57,47 @@ def _widths(widths, func: str) -> tuple[int, ...]:
     return tuple(_size(n, f"widths[{i}]", func, minimum=1) for i, n in enumerate(widths))
 
 
-@functools.lru_cache(maxsize=2)
-def _odd_powers(cap: int, m: int) -> tuple[int, ...]:
-    """(1^m, 3^m, 5^m, ..., o^m) for odd o <= cap: entry o // 2 holds o^m.
+def _odd_part(k: int) -> tuple[int, int]:
+    """(o, e) with k = o · 2^e and o odd, for k >= 1."""
+    e = (k & -k).bit_length() - 1
+    return k >> e, e
 
-    Memoised (two tables) so that T(r*, m) and G(r*, m) called one after the other share the
-    expensive big powers; the callers round `cap` up so that nearby sizes hit the same table.
+
+def _alternating_power_sums(sums: Sequence[tuple[int, int]], m: int, where: str, *,
+                            callback: Callable[[dict], None] | None = None) -> list[int]:
+    """[A(r, top, m) for (r, top) in sums], A(r, top, m) = Σ_{j=0}^{r} (−1)^j C(r, j) (top − j)^m, 0 <= r <= top.
+
+    k^m is (odd part of k)^m shifted left by m·v₂(k): only the odd bases are powered, once for all the
+    sums. Refuses (ConfigError) beyond POWER_BITS_MAX / TOTAL_POWER_BITS_MAX (bits as m·bit_length(o)); `callback`
+    receives {"step", "total_steps"} after each power.
     """
-    return tuple(o**m for o in range(1, cap + 1, 2))
-
-
-def _alternating_power_sum(r: int, top: int, m: int) -> int:
-    """A(r, top, m) = Σ_{j=0}^{r} (−1)^j C(r, j) (top − j)^m, for 0 <= r <= top.
-
-    k^m is (odd part of k)^m shifted left by m·v₂(k), so only the odd bases are powered.
-    """
-    cap = -(-top // 64) * 64  # round up: T(r, m) and G(r, m) share one table
-    odd = _odd_powers(cap, m)
-    total = 0
-    coeff = 1  # C(r, j)
-    for j in range(r + 1):
-        k = top - j
-        if k == 0:
-            term = coeff if m == 0 else 0  # 0^0 = 1: the empty map
-        else:
-            e = (k & -k).bit_length() - 1  # v₂(k)
-            term = coeff * (odd[(k >> e) >> 1] << (e * m))
-        total = total - term if j & 1 else total + term
-        coeff = coeff * (r - j) // (j + 1)
-    return total
+    bases = sorted({_odd_part(top - j)[0] for r, top in sums for j in range(r + 1) if top - j > 0})
+    largest = m * bases[-1].bit_length() if bases else 0
+    total = sum(m * o.bit_length() for o in bases)
+    if largest > POWER_BITS_MAX or total > TOTAL_POWER_BITS_MAX:
+        raise ConfigError(f"{where}: m={m} needs {len(bases)} exact powers of up to {largest:.2g} bits ({total:.2g} "
+                          f"bits in all), beyond the limits of {POWER_BITS_MAX:.2g} bits each and "
+                          f"{TOTAL_POWER_BITS_MAX:.2g} in all; choose a smaller m or r")
+    power: dict[int, int] = {}
+    for step, o in enumerate(bases, 1):
+        power[o] = o**m
+        if callback is not None:
+            callback({"step": step, "total_steps": len(bases)})
+    out = []
+    for r, top in sums:
+        total = 0
+        coeff = 1  # C(r, j)
+        for j in range(r + 1):
+            k = top - j
+            if k == 0:
+                term = coeff if m == 0 else 0  # 0^0 = 1: the empty map
+            else:
+                o, e = _odd_part(k)
+                term = coeff * (power[o] << (e * m))
+            total = total - term if j & 1 else total + term
+            coeff = coeff * (r - j) // (j + 1)
+        out.append(total)
+    return out
 
 
 def stirling2(n: int, k: int) -> int:
@@ -93,10 +109,10 @@ def stirling2(n: int, k: int) -> int:
     k = _size(k, "k", "stirling2")
     if k > n:
         return 0
-    return _alternating_power_sum(k, k, n) // math.factorial(k)
+    return _alternating_power_sums([(k, k)], n, "stirling2")[0] // math.factorial(k)
 
 
-def T(r_star: int, m: int) -> int:
+def T(r_star: int, m: int, *, callback: Callable[[dict], None] | None = None) -> int:
     """Number T(r*, m) of affine subspaces forming the global-minima manifold of a width-m student, width-r* teacher.
 
     A subspace is a map from the m student units onto {0, 1..r*} that hits every teacher unit
@@ -105,16 +121,18 @@ def T(r_star: int, m: int) -> int:
         T(r*, m) = Σ_{k=0}^{m−r*} C(m, k) · r*! · S(m − k, r*) = Σ_{j=0}^{r*} (−1)^j C(r*, j) (r* + 1 − j)^m,
 
     k being the number of zero-type neurons; computed with the alternating form. Checks:
-    T(r, r) = r!, T(r, r + 1) = (r + 1)!(r + 2)/2. Requires m >= r* >= 0 (Simsek et al. 2021).
+    T(r, r) = r!, T(r, r + 1) = (r + 1)!(r + 2)/2. Requires m >= r* >= 0 (Simsek et al. 2021). The powers
+    built are limited (POWER_BITS_MAX, TOTAL_POWER_BITS_MAX; ConfigError beyond); `callback` gets
+    {"step", "total_steps"} after each power.
     """
     r_star = _size(r_star, "r_star", "T")
     m = _size(m, "m", "T")
     if m < r_star:
         raise ConfigError(f"T: the student width m={m} is below the teacher width r_star={r_star}; need m >= r_star")
-    return _alternating_power_sum(r_star, r_star + 1, m)
+    return _alternating_power_sums([(r_star, r_star + 1)], m, "T", callback=callback)[0]
 
 
-def G(r: int, m: int) -> int:
+def G(r: int, m: int, *, callback: Callable[[dict], None] | None = None) -> int:
     """Number G(r, m) of affine subspaces of symmetry-induced critical points from one irreducible width-r point.
 
     A subspace is a surjection of the m units onto the r units it splits (replicates):
@@ -122,13 +140,13 @@ def G(r: int, m: int) -> int:
         G(r, m) = r! · S(m, r) = Σ_{j=0}^{r} (−1)^j C(r, j) (r − j)^m.
 
     Check: G(r, r + 1) = (r + 1)! r / 2. Requires m >= r >= 0; G(0, m) = 0 for m >= 1
-    (Simsek et al. 2021).
+    (Simsek et al. 2021). Size limit and `callback` as for `T`.
     """
     r = _size(r, "r", "G")
     m = _size(m, "m", "G")
     if m < r:
         raise ConfigError(f"G: the width m={m} is below the reduced width r={r}; need m >= r")
-    return _alternating_power_sum(r, r, m)
+    return _alternating_power_sums([(r, r)], m, "G", callback=callback)[0]
 
 
 def ratio(r_star: int, m: int) -> Fraction:
@@ -142,23 +160,45 @@ def ratio(r_star: int, m: int) -> Fraction:
     if m < r_star:
         raise ConfigError(f"ratio: the student width m={m} is below the teacher width r_star={r_star}; "
                           "need m >= r_star")
-    return Fraction(G(r_star - 1, m), T(r_star, m))
+    t, g = _T_and_G_prev(r_star, m, "ratio")
+    return Fraction(g, t)
+
+
+def _T_and_G_prev(r_star: int, m: int, where: str) -> tuple[int, int]:
+    """(T(r*, m), G(r* − 1, m)) from one table of powers (r* >= 1, m >= r*, checked by the caller)."""
+    t, g = _alternating_power_sums([(r_star, r_star + 1), (r_star - 1, r_star - 1)], m, where)
+    return t, g
 
 
 def crossover(r_star: int, *, h_max: int = CROSSOVER_H_MAX) -> int:
     """Smallest overparameterisation h >= 1 at which global-minimum subspaces outnumber critical ones.
 
-    crossover(r*) = min { h >= 1 : T(r*, r* + h) >= G(r* − 1, r* + h) }, found by scanning
-    h = 1, 2, ..., h_max (ConfigError if no such h). h = 0 is excluded: there the ratio is (r* − 1)/2.
+    crossover(r*) = min { h >= 1 : T(r*, r* + h) >= G(r* − 1, r* + h) }. The ratio G/T decreases strictly
+    in h (checked against a scan in the tests), so the predicate is monotone and h is found by doubling
+    h = 1, 2, 4, ... then bisecting: O(log h) evaluations. h = 0 is excluded: there the ratio is (r* − 1)/2.
+    Refuses r* > CROSSOVER_R_STAR_MAX (h ≈ 0.26 r*, and each evaluation powers r*/2 bases) and, with a
+    ConfigError naming h_max, when no h <= h_max qualifies.
     """
     r_star = _size(r_star, "r_star", "crossover", minimum=1)
     h_max = _size(h_max, "h_max", "crossover", minimum=1)
-    for h in range(1, h_max + 1):
-        m = r_star + h
-        if T(r_star, m) >= G(r_star - 1, m):
-            return h
-    raise ConfigError(f"crossover: T(r_star={r_star}, r_star+h) < G(r_star-1, r_star+h) for all h <= h_max={h_max}; "
-                      "raise h_max")
+    if r_star > CROSSOVER_R_STAR_MAX:
+        raise ConfigError(f"crossover: r_star={r_star} is beyond the supported limit {CROSSOVER_R_STAR_MAX} "
+                          "(exact big-integer counts at m ≈ 1.26 r_star); choose a smaller r_star")
+
+    def reached(h: int) -> bool:
+        t, g = _T_and_G_prev(r_star, r_star + h, "crossover")
+        return t >= g
+
+    lo, hi = 0, 1  # invariant: not reached(lo) (h = 0 is never counted), reached(hi) once found
+    while not reached(hi):
+        if hi >= h_max:
+            raise ConfigError(f"crossover: T(r_star={r_star}, r_star+h) < G(r_star-1, r_star+h) for all "
+                              f"h <= h_max={h_max}; raise h_max")
+        lo, hi = hi, min(2 * hi, h_max)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if reached(mid) else (mid, hi)
+    return hi
 
 
 def permutation_group_order(widths: Sequence[int]) -> int:

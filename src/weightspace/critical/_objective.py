@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -117,12 +117,15 @@ class CriticalPoint:
 
 
 def characterize(loss_fn: LossFn, params: Mapping[str, Tensor], *, hessian: bool = True, top: int | None = None,
-                 threshold: float | None = None, generator: torch.Generator | None = None) -> CriticalPoint:
+                 threshold: float | None = None, generator: torch.Generator | None = None,
+                 callback: Callable[[dict], None] | None = None) -> CriticalPoint:
     """L(θ), ||∇L(θ)|| and, with `hessian`, the Hessian spectrum classified by `weightspace.hessian`.
 
     top=None: every eigenvalue of the dense Hessian. top=k: the k smallest and k largest by Lanczos
     (start vector from `generator`, default seed 0); index and nullity then count the k smallest only
-    (exact while the index is below k). The default threshold is √eps(dtype)·max(1, max|λ|), ≈ 1.5e-8·scale
+    (exact while the index is below k); `callback` then receives {"stage": "lanczos SA" | "lanczos LA",
+    "step": HVPs so far, "total_steps": None} after each Hessian-vector product. The default threshold is
+    √eps(dtype)·max(1, max|λ|), ≈ 1.5e-8·scale
     in float64.
     """
     params = dict(params)
@@ -139,8 +142,14 @@ def characterize(loss_fn: LossFn, params: Mapping[str, Tensor], *, hessian: bool
         if 2 * top >= n:
             raise ConfigError(f"characterize: top = {top} needs 2·top < n = {n}; use the dense spectrum (top=None)")
         g = generator if generator is not None else torch.Generator().manual_seed(0)
-        small, _ = lanczos(loss_fn, params, top, which="SA", generator=g)
-        largest, _ = lanczos(loss_fn, params, top, which="LA", generator=g)
+
+        def hvps(which: str) -> Callable[[int], None] | None:
+            if callback is None:
+                return None
+            return lambda calls: callback({"stage": f"lanczos {which}", "step": calls, "total_steps": None})
+
+        small, _ = lanczos(loss_fn, params, top, which="SA", generator=g, callback=hvps("SA"))
+        largest, _ = lanczos(loss_fn, params, top, which="LA", generator=g, callback=hvps("LA"))
         if threshold is None:
             scale = max(float(small.abs().max()), float(largest.abs().max()))
             spec = classify(small, dtype=next(v for v in params.values() if v.is_floating_point()).dtype,

@@ -76,25 +76,38 @@ def permutation_saddle(params: Mapping[str, Tensor], config: Mapping, data: Data
     The loss is `objective(config, data, weight_decay=...)` on the training split, in float64. The path
     is evaluated with `weightspace.paths.evaluate_path` (with weight decay: on the objective itself). With
     `neb`, a CI-NEB band of `images` images joins θ and π_ij θ (noise 1e-2 from `generator`, default seed 0).
+    `callback` receives {"stage": "saddle", "step", "total_steps"} as each part is done (the point, its Hessian,
+    the plateau, the path, the band) and the band's own {"stage": "neb", ...} events.
     """
+    total = 5 if neb else 4
+
+    def done(step: int) -> None:
+        if callback is not None:
+            callback({"stage": "saddle", "step": step, "total_steps": total})
+
     config = check_config(config, "permutation_saddle")
     theta: Params = {k: v.detach().to(torch.float64) for k, v in params.items()}
     loss_fn = objective(config, data, weight_decay=weight_decay)
     with torch.no_grad():
         base = float(loss_fn(theta))
     point = permutation_point(loss_fn, theta, config, layer, i, j, gtol=gtol)
+    done(1)
     h = dense_hessian(loss_fn, point.params)  # (n, n)
     spec = classify(torch.linalg.eigvalsh(h), dtype=torch.float64)
+    done(2)
     facts = plateau_facts(loss_fn, point, hessian=h)
+    done(3)
     path = swap_symmetric_path(theta, point)
     if weight_decay:
         curve = loss_curve(loss_fn, path, points=points)
     else:
         curve = evaluate_path(model_for(config), path, data, points=points, split="train")
+    done(4)
     band = None
     if neb:
         other = _transposition(config, layer, i, j).apply(theta)
         band = nudged_elastic_band(loss_fn, theta, other, images=images, steps=neb_steps, noise=1e-2,
                                    generator=generator or torch.Generator().manual_seed(0), callback=callback)
+        done(5)
     return PermutationSaddle(minimum_loss=base, minimum_gradient_norm=gradient_norm(loss_fn, theta), point=point,
                              spectrum=spec, plateau=facts, path=curve, band=band, weight_decay=float(weight_decay))

@@ -21,6 +21,7 @@ from ..errors import DataError
 from ._cifar import load_cifar10
 from ._dataset import Dataset, check_dtype, check_int
 from ._digits import load_digits
+from ._isolated import isolated
 from ._linear import LINEAR_TEACHER, SCALAR, load_linear_teacher, load_scalar
 from ._mnist import load_mnist
 from ._mnist1d import load_mnist1d
@@ -72,6 +73,7 @@ def load(
 
     Returns:
       A `Dataset`; `meta["options"]` holds the options that reproduce it via `load(name, **meta["options"])`.
+      Python's, NumPy's and torch's global RNG states and the warnings filters are as they were.
     """
     if not isinstance(name, str) or name not in _SOURCES:
         raise DataError(f"data.load: unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
@@ -83,4 +85,5 @@ def load(
     check_dtype(f"data.load({name!r})", dtype)
     if seed is not None:
         seed = check_int(f"data.load({name!r})", "seed", seed, maximum=2**63 - 1)
-    return _SOURCES[name](root=root, seed=seed, dtype=dtype, **options)
+    with isolated():  # sources may reseed or draw from global RNGs, or change warning filters: the caller's are kept
+        return _SOURCES[name](root=root, seed=seed, dtype=dtype, **options)

@@ -159,7 +159,8 @@ def data_root(name: str, root, files: Sequence[str]) -> Path:
     if root is None:
         root = os.environ.get(DATA_ENV) or None
     if root is None:
-        raise DataError(f"{name}: no data folder given for {', '.join(files)}; pass root=... or set {DATA_ENV}")
+        raise DataError(f"{name}: no data folder given for {', '.join(files)}; pass root=... (CLI: --data-root) "
+                        f"or set {DATA_ENV}")
     try:
         return Path(os.fspath(root)).expanduser()
     except TypeError:
@@ -197,4 +198,5 @@ def find_files(name: str, root: Path, subdirs: Sequence[str], files: Sequence[st
         detail = "; none of them found"
     else:
         detail = f"; {best[0]} lacks {', '.join(best[1])}"
-    raise DataError(f"{name}: expected {expected} in {places}{detail} (pass root=... or set {DATA_ENV})")
+    raise DataError(f"{name}: expected {expected} in {places}{detail} "
+                    f"(pass root=... (CLI: --data-root) or set {DATA_ENV})")

@@ -1,20 +1,17 @@
 """MNIST-1D, generated locally by the `mnist1d` package and cached as `.npz` (never downloaded).
 
-The generator reseeds Python's `random` and NumPy's global RNG; both states are saved and restored
-around it, so the caller's global randomness is untouched.
+The generator reseeds Python's `random` and NumPy's global RNG; `data.load` runs every source inside
+`isolated()` (data/_isolated.py), so the caller's global randomness is untouched.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import json
 import logging
 import os
-import random
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,24 +61,12 @@ def _mnist1d_version() -> str:
         raise DataError("mnist1d: the mnist1d package is not installed; pip install mnist1d") from None
 
 
-@contextlib.contextmanager
-def _global_rng_preserved() -> Iterator[None]:
-    """Restore Python's and NumPy's global RNG states on exit."""
-    py_state, np_state = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-
-
 def _generate(args: dict) -> dict[str, np.ndarray]:
     """Run `mnist1d.data.make_dataset(args)`; returns x (N, 40) float64, y (N,) int64 and their test twins."""
     from mnist1d.data import make_dataset
     from mnist1d.utils import ObjectView
 
-    with _global_rng_preserved():
-        raw = make_dataset(ObjectView(dict(args)))
+    raw = make_dataset(ObjectView(dict(args)))  # reseeds the global RNGs: `data.load` runs it `isolated()`
     return {
         "x": np.asarray(raw["x"], dtype=np.float64),
         "y": np.asarray(raw["y"], dtype=np.int64),

@@ -7,6 +7,7 @@ writes its `results.json`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from .._files import write_json
 from ..data import load as load_data
 from ..errors import ConfigError
 from ..io import load_checkpoint
+from ..models import normalize_config
 from ..paths import _studies
 from ..sweep import run_jobs
 from ..train import train
@@ -58,9 +60,25 @@ def trajectory_barriers(
 
 
 def train_run(config: dict, dataset: str, seed: int, epochs: int, out: str) -> str:
-    """Train one run unless its run directory is already complete (resumable sweeps)."""
-    if not (Path(out) / "final.safetensors").is_file():
-        train(config, dataset, epochs=epochs, seed=seed, out=out)
+    """Train one run unless its run directory is already complete (resumable sweeps); a complete run trained
+    with other settings (model, dataset, seed, epochs: read from its metrics.json) is refused. An incomplete
+    one is trained again from scratch."""
+    run = Path(out)
+    if not (run / "final.safetensors").is_file():
+        train(config, dataset, epochs=epochs, seed=seed, out=out, force=True)
+        return out
+    try:
+        recorded = json.loads((run / "metrics.json").read_text())
+        stored = recorded["config"]
+        settings = (recorded["dataset"], recorded["seed"], recorded["hyperparameters"]["epochs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{run} holds a run whose settings cannot be read (metrics.json); remove it or choose "
+                          "another --out") from None
+    wanted = normalize_config({**config, "input_shape": stored.get("input_shape"),
+                               "num_outputs": stored.get("num_outputs")})
+    if wanted != stored or settings != (dataset, seed, epochs):
+        raise ConfigError(f"{run} was trained with other settings (model {stored}, dataset {settings[0]}, seed "
+                          f"{settings[1]}, epochs {settings[2]}); use another --out or remove it to retrain")
     return out
 
 

@@ -73,7 +73,7 @@ def digits_pair(out: Path) -> dict:
 def trajectories(out: Path, work: Path) -> dict:
     config = {"name": "mlp", "depth": 2, "width": 256}
     for seed in (0, 1):
-        train(config, "digits", epochs=10, seed=seed, save_every=45, out=work / f"traj{seed}")
+        train(config, "digits", epochs=10, seed=seed, save_every=45, out=work / f"traj{seed}", force=True)
     traj = trajectory_barriers(work / "traj0", work / "traj1", points=11)
     save_figure(plot_series(traj["checkpoints"], {k: traj[k] for k in ("naive", "per_step", "final_permutation")},
                             xlabel="checkpoint", ylabel="test loss barrier",

@@ -46,7 +46,7 @@ def run_demo(
             if callback is not None:
                 callback(f"train seed {seed}", event)
 
-        runs.append(train(DEMO_MODEL, data, epochs=epochs, seed=seed, out=run_dir, callback=step))
+        runs.append(train(DEMO_MODEL, data, epochs=epochs, seed=seed, out=run_dir, force=True, callback=step))
     a, b = (state_of(r.model) for r in runs)
     model = runs[0].model
 
