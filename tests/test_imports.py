@@ -3,6 +3,7 @@
 Each check runs in a fresh interpreter (subprocess), since this test process has long imported everything.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -65,9 +66,10 @@ def test_import_keeps_dtype_rng_and_threads():
     assert out.split() == ["True"] * 6
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["count", "T", "--r-star", "3", "--m", "5", "--format", "json"]])
+@pytest.mark.parametrize("argv", [["--help"], ["count", "T", "--r-star", "3", "--m", "5", "--format", "json"],
+                                  ["count", "components", "--layers", "40", "--skip", "--format", "json"]])
 def test_cli_starts_without_torch(argv):
-    """`weightspace --help` and `count T` import neither torch, scipy nor matplotlib; T(3, 5) = 390."""
+    """`--help` and the counts import neither torch, scipy nor matplotlib; T(3, 5) = 390, 2^38 + 1 components."""
     out = run_python(f"""
     import sys
     from weightspace.cli import main
@@ -79,7 +81,9 @@ def test_cli_starts_without_torch(argv):
     print("HEAVY", heavy)
     """)
     assert out.splitlines()[-1] == "HEAVY []"
-    if argv[0] == "count":
+    if argv[:2] == ["count", "T"]:
         assert out.splitlines()[0] == '{"value": 390}'
+    elif argv[0] == "count":
+        assert json.loads(out.splitlines()[0])["value"] == 2**38 + 1
     else:
         assert "count" in out and "train" in out

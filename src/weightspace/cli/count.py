@@ -1,6 +1,6 @@
 """weightspace count T | G | ratio | crossover | permutation-points | table | components: exact counts.
 
-Thin shells over `weightspace.counting` (torch-free) and, for `components`, `weightspace.continuous`.
+Thin shells over `weightspace.counting` (torch-free).
 JSON: a count is {"value": int} (a decimal string beyond 4,300 digits), a rational {"value": "p/q",
 "value_float": float}, the table {"rows": [...]}. Run standalone as `python -m weightspace.cli.count ...`.
 """
@@ -223,7 +223,7 @@ def components_cmd(
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Connected components of a deep linear network's zero-loss set: {"value", "method"}."""
-    from ..continuous import count_components
+    from ..counting import count_components
 
     count = count_components(layers, skip=skip, width=width)
     emit(count.to_dict(), fmt, lambda r: stdout.print(f"[bold]components[/bold] = {r['value']}  ({r['method']})",

@@ -14,6 +14,7 @@ Example:
   3
 """
 
+from ..counting._components import ComponentCount, count_components
 from ..data import load as load_dataset
 from ..data._linear import LINEAR_TEACHER, SCALAR, linear_teacher, scalar_data, teacher_matrix
 from ..paths._orbit import OrbitCurve, orbit_curve, random_generators, rotation_generator
@@ -21,7 +22,6 @@ from ..paths._string import MinimumEnergyPath, minimum_energy_path
 from ..plots.continuous import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from ._bound import OrbitReport, arc_length, chord_deviation, d_max, max_curvature, orbit_report
 from ._cells import CellCount, CellPiece, count_cells
-from ._components import ComponentCount, count_components
 from ._gl import GLPath, gl_path, reflection, rotation_log, sample_element, sample_gl
 from ._grid import GridCount, count_by_grid
 from ._linear import (

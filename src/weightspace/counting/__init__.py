@@ -1,4 +1,5 @@
-"""Exact counts of symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019) and their brute-force twins."""
+"""Exact counts: symmetry-induced critical sets (Simsek et al. 2021, Brea et al. 2019) and components of
+deep-linear minima (Zhao et al. 2025), with their brute-force twins (path search and cells live in `continuous`)."""
 
 from ..plots.counting import plot_ratio
 from ._brute_force import (
@@ -24,6 +25,7 @@ from ._closed_form import (
     ratio,
     stirling2,
 )
+from ._components import ComponentCount, count_components
 from ._report import (
     JSON_INT_MAX_DIGITS,
     CountRow,
@@ -35,6 +37,8 @@ from ._report import (
 )
 
 __all__ = [
+    "ComponentCount",
+    "count_components",
     "CROSSOVER_H_MAX",
     "CROSSOVER_R_STAR_MAX",
     "JSON_INT_MAX_DIGITS",

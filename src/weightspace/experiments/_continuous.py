@@ -16,7 +16,6 @@ from safetensors.torch import save_file
 from .._files import atomic_path
 from ..continuous._bound import orbit_report
 from ..continuous._cells import count_cells
-from ..continuous._components import count_components
 from ..continuous._gl import sample_element
 from ..continuous._grid import count_by_grid
 from ..continuous._linear import (
@@ -30,6 +29,7 @@ from ..continuous._linear import (
 from ..continuous._path_search import count_by_path_search
 from ..continuous._permutation import permutation_connection
 from ..continuous._rescaling import homogeneous_teacher, rescaling_barrier
+from ..counting import count_components
 from ..data._linear import LINEAR_TEACHER, linear_teacher, scalar_data
 from ..evaluate import evaluate
 from ..io import save_params
