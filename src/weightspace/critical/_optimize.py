@@ -27,8 +27,8 @@ from torch import Tensor
 from torch.func import grad
 
 from ..errors import ConfigError, NonFiniteError
-from ..hessian import LossFn, dense_hessian, flatten, select_keys, unflatten
-from ..params import Params, check_finite
+from ..hessian import LossFn, dense_hessian
+from ..params import Params, check_finite, flatten, select_keys, unflatten
 
 __all__ = ["Fit", "minimize", "newton"]
 

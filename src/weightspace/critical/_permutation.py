@@ -32,8 +32,8 @@ import torch
 from torch import Tensor
 
 from ..errors import ConfigError
-from ..hessian import LossFn, dense_hessian, flatten, select_keys, unflatten
-from ..params import Params, check_finite
+from ..hessian import LossFn, dense_hessian
+from ..params import Params, check_finite, flatten, select_keys, unflatten
 from ..paths._chain import polygonal_chain
 from ..symmetry import GroupElement
 from ..symmetry._config import UnitLayout, check_config, check_unit, layout_of, spec_for

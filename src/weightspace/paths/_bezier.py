@@ -43,11 +43,16 @@ class BezierCurve:
             return {k: v.clone() for k, v in self.start.items()}
         if t == 1:
             return {k: v.clone() for k, v in self.end.items()}
-        return combine([(1 - t) ** 2, 2 * t * (1 - t), t**2], [self.start, self.control, self.end])
+        return _point(t, self.start, self.control, self.end)
 
     def __repr__(self) -> str:
         fit = f", fitted over {len(self.losses)} steps" if self.losses else ""
         return f"BezierCurve({len(self.start)} tensors{fit})"
+
+
+def _point(t: float, a: Mapping[str, Tensor], c: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Params:
+    """(1 − t)² a + 2t(1 − t) c + t² b on floating tensors (differentiable in c); integer buffers are a's."""
+    return combine([(1 - t) ** 2, 2 * t * (1 - t), t**2], [a, c, b])
 
 
 def bezier_curve(start: Mapping[str, Tensor], control: Mapping[str, Tensor],
@@ -91,15 +96,13 @@ def fit_bezier(loss_fn: Callable[[Params], Tensor], start: Mapping[str, Tensor],
     a = {k: v.detach() for k, v in start.items()}
     b = {k: v.detach() for k, v in end.items()}
     c = {k: v.detach().clone().requires_grad_(True) for k, v in init.items() if v.is_floating_point()}
-    rest = {k: v for k, v in a.items() if not v.is_floating_point()}
     opt = torch.optim.Adam(list(c.values()), lr=lr)
     losses = []
     for step in range(1, steps + 1):
         ts = torch.rand(samples, generator=generator, dtype=torch.float64).tolist()
         total = 0
         for t in ts:
-            point = {k: (1 - t) ** 2 * a[k] + 2 * t * (1 - t) * c[k] + t**2 * b[k] for k in c}
-            total = total + loss_fn({**rest, **point})
+            total = total + loss_fn(_point(t, a, c, b))
         mean = total / samples
         opt.zero_grad()
         mean.backward()

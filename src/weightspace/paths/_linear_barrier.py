@@ -65,7 +65,8 @@ def linear_barrier(
     b = alignment.apply(other) if alignment is not None else dict(other)
     a = dict(reference)
     prepare = None
-    stats_x = fit_inputs(data.x_train[:2000], model).to(first_float(a).dtype)
+    if renormalize != "none":  # BatchNorm statistics and REPAIR targets from up to 2000 training inputs
+        stats_x = fit_inputs(data.x_train[:2000], model).to(first_float(a).dtype)
     if renormalize == "reset-bn":
         def prepare(p: Params) -> Params:
             return reset_batchnorm(model, p, stats_x)

@@ -93,11 +93,11 @@ def string_method(loss_fn: Callable[[Params], Tensor], start: Mapping[str, Tenso
     where = "string_method"
     check_same_structure(start, end, what=f"{where}: start and end")
     if isinstance(images, bool) or not isinstance(images, int) or images < 3:
-        raise ConfigError(f"minimum_energy_path: images must be an int >= 3, got {images!r}")
+        raise ConfigError(f"{where}: images must be an int >= 3, got {images!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ConfigError(f"minimum_energy_path: steps must be an int >= 0, got {steps!r}")
+        raise ConfigError(f"{where}: steps must be an int >= 0, got {steps!r}")
     if isinstance(refine, bool) or not isinstance(refine, int) or refine < 1:
-        raise ConfigError(f"minimum_energy_path: refine must be an int >= 1, got {refine!r}")
+        raise ConfigError(f"{where}: refine must be an int >= 1, got {refine!r}")
     check_finite(start, what=f"{where}: start")
     check_finite(end, what=f"{where}: end")
     keys = select_keys(start, None, where=where)
@@ -120,12 +120,10 @@ def string_method(loss_fn: Callable[[Params], Tensor], start: Mapping[str, Tenso
         path = torch.cat([path[:1], path[1:-1] - move, path[-1:]])
         path = _redistribute(path)
     imgs = tuple(point(p.clone()) for p in path)
-    alphas = tuple(float(v) for v in torch.linspace(0, 1, images, dtype=torch.float64))
     fine = tuple((i + t) / (images - 1) for i in range(images - 1)
                  for t in torch.linspace(0, 1, refine + 1, dtype=torch.float64)[:-1].tolist()) + (1.0,)
-    on_images = loss_curve(loss_fn, polygonal_chain(imgs), alphas=alphas, split=split)
-    refined = loss_curve(loss_fn, polygonal_chain(imgs), alphas=fine, split=split)
-    return MinimumEnergyPath(imgs, on_images.loss, alphas, fine, refined.loss, steps)
+    refined = loss_curve(loss_fn, polygonal_chain(imgs), alphas=fine, split=split)  # every refine-th point: an image
+    return MinimumEnergyPath(imgs, refined.loss[::refine], fine[::refine], fine, refined.loss, steps)
 
 
 def minimum_energy_path(model: nn.Module, data: Dataset, a: Mapping[str, Tensor], b: Mapping[str, Tensor], *,

@@ -65,12 +65,11 @@ def trajectory_barriers(
     masks_consistent = True
     for i, ((a, b), mask) in enumerate(zip(checkpoints, masks, strict=True)):
         per_step = weight_matching(a, b, spec)
-        for name, moved in (("final_permutation", final.apply(b)), ("per_step", per_step.apply(b)),
-                            ("naive", dict(b))):
+        aligned = final.apply(b)
+        for name, moved in (("final_permutation", aligned), ("per_step", per_step.apply(b)), ("naive", dict(b))):
             curve = evaluate_path(model, linear_path(a, moved), data, points=points, split=split)
             series[name].append(curve.barrier("loss").value)
         if mask:  # a pruned network's mask moves with its weights
-            aligned = final.apply(b)
             for k, m in mask.items():
                 moved_mask = final.element.apply_to(k, m)
                 masks_consistent &= bool((aligned[k][moved_mask == 0] == 0).all())
