@@ -63,6 +63,14 @@ def scratch(tmp_path_factory):
     (root / "existing.safetensors").write_bytes(full)
     if LINUX:
         (root / "full.safetensors").symlink_to("/dev/full")
+    for name, state in (("garbled", b"PK\x03\x04 cut short"), ("old", None)):  # resume states: garbage, old format
+        run = root / "runs" / name
+        run.mkdir()
+        (run / "step-000000.safetensors").write_bytes(full)
+        if state is None:
+            torch.save({"step": 0, "model": p}, run / "step-000000.state.pt")
+        else:
+            (run / "step-000000.state.pt").write_bytes(state)
     locked = root / "runs" / "locked"
     locked.mkdir()
     (locked / ".lock").write_text(f"1 {socket.gethostname()}\n")  # pid 1 is alive on this host
@@ -142,6 +150,9 @@ CASES = [
     ("train-over-run", TRAIN + ["--out", "runs/a"], None, "--force"),
     ("train-resume-finished", TRAIN + ["--out", "runs/a", "--resume"], None, "nothing to resume"),
     ("train-resume-and-force", TRAIN + ["--out", "runs/a", "--resume", "--force"], None, "not both"),
+    ("train-resume-garbled-state", TRAIN + ["--out", "runs/garbled", "--resume"], None,
+     "not a resume state of this version"),
+    ("train-resume-old-state", TRAIN + ["--out", "runs/old", "--resume"], None, "not a resume state of this version"),
     ("train-locked", TRAIN + ["--out", "runs/locked", "--force"], None, "process 1"),
     # full disk
     ("align-full-disk", ["align", "runs/a", "runs/b", "--out", "aligned.safetensors"], "enospc", "no space left"),

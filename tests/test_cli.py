@@ -138,3 +138,17 @@ def test_eval_works_on_every_committed_result(capsys, path):
 
 def test_results_hold_a_checkpoint():
     assert any(_is_checkpoint(p) for p in RESULTS.rglob("*.safetensors"))
+
+
+@pytest.mark.parametrize("name", ["a[/x]", "[bold]b[/bold]"])
+def test_info_prints_a_path_holding_markup_literally(capsys, tmp_path, run_dir, name):
+    """Paths are the user's text, never Rich markup: `[/x]` once raised MarkupError as a traceback."""
+    folder = tmp_path / name  # "a[/x]": the folder "a[" holding "x]"
+    folder.mkdir(parents=True)
+    target = folder / "c[i].safetensors"
+    target.write_bytes((run_dir / "final.safetensors").read_bytes())
+    code, out, err = run(capsys, "info", str(target))
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"{target}: ")
+    code, out, err = run(capsys, "eval", str(target))  # the default key: value renderer
+    assert code == 0 and "loss: " in out, err

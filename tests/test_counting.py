@@ -345,5 +345,7 @@ def test_cli_components_at_60_layers_human_and_json(skip):
     result = CliRunner().invoke(main_app, [*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["value"] == expected
+    assert json.loads(result.stdout)["method"].startswith("closed form 2^(l-2) + 1: " if skip else
+                                                          "closed form 2^(l-1): ")
     human = CliRunner().invoke(main_app, args)
     assert human.exit_code == 0 and f"components = {expected} " in human.stdout

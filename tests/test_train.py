@@ -1,5 +1,7 @@
 """Training is reproducible for a fixed seed, writes a complete run directory, locks it and resumes exactly."""
 
+import hashlib
+import importlib
 import json
 import os
 import signal
@@ -123,9 +125,15 @@ def test_resuming_from_any_step_checkpoint_gives_bitwise_the_same_run(tmp_path, 
     assert _equal(whole.model.state_dict(), resumed.model.state_dict())
     assert resumed.metrics["history"] == whole.metrics["history"]
     assert ws.load_checkpoint(run / "step-000008.safetensors").metadata["step"] == 8
-    with pytest.raises(ConfigError, match="other settings"):
-        (run / "final.safetensors").unlink()
+    before = _digests(run)
+    assert "final.safetensors" in before and "metrics.json" in before
+    with pytest.raises(ConfigError, match="other settings"):  # a finished run resumed with other settings
         ws.train(SMALL, "digits", out=run, resume=True, **{**kw, "lr": 0.02})
+    assert _digests(run) == before  # refused before anything was removed: final weights and metrics kept
+
+
+def _digests(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def test_a_run_folder_is_refused_unless_forced_and_forcing_leaves_no_old_steps(tmp_path):
@@ -189,3 +197,19 @@ def test_a_killed_run_resumes_to_identical_weights_and_its_lock_refuses_a_second
     whole = ws.train({"name": "mlp", "depth": 1, "width": 32}, "digits", epochs=4, batch_size=64, seed=3)
     assert _equal(ws.load_checkpoint(run).params, whole.model.state_dict())
     assert not (run / ".lock").exists()
+
+
+def test_the_memory_check_uses_the_memory_of_the_device_it_trains_on(monkeypatch):
+    """Host RAM bounds a CPU run only: a CUDA run is checked against the GPU's memory (here: larger)."""
+    train_mod = importlib.import_module("weightspace.train")  # the module, not the function it exports
+
+    config = {"name": "mlp", "widths": [64], "input_shape": [64], "num_outputs": 10}
+    monkeypatch.setattr(train_mod, "_physical_memory", lambda: 1024)  # 1 KiB of RAM
+    with pytest.raises(ConfigError, match="this machine's"):
+        train_mod._check_memory(config, torch.float32, "sgd", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (2**40, 2**40))
+    train_mod._check_memory(config, torch.float32, "sgd", "cuda")  # fits the GPU: not refused
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (512, 1024))
+    with pytest.raises(ConfigError, match="the cuda:0 device's"):
+        train_mod._check_memory(config, torch.float32, "sgd", "cuda:0")

@@ -62,8 +62,7 @@ def check_output(path: str | os.PathLike, *, inputs: Iterable[str | os.PathLike]
         if not src.exists():
             continue
         src_resolved, run = src.resolve(), _run_folder(src)
-        inside = run is not None and (resolved == run.resolve() or run.resolve() in resolved.parents or (
-            folder and resolved in run.resolve().parents))
+        inside = run is not None and (resolved == run.resolve() or run.resolve() in resolved.parents)
         if resolved == src_resolved or inside:
             raise OutputError(f"refusing to write {target}: it is, or lies inside the run folder of, the input "
                               f"{given}; choose another output")

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ._files import RunLock, atomic_path, check_output, write_json
 from .data import Dataset
 from .data import load as load_data
-from .errors import ConfigError, NonFiniteError, OutputError
+from .errors import CheckpointError, ConfigError, NonFiniteError, OutputError
 from .evaluate import criterion, evaluate, fit_inputs
 from .io import FINAL, load_checkpoint, save
 from .models import build
@@ -96,9 +96,22 @@ def _physical_memory() -> int | None:
         return None
 
 
-def _check_memory(config: dict, dtype: torch.dtype, optimizer: str) -> None:
+def _memory_of(device: torch.device) -> tuple[int | None, str]:
+    """The memory a model trained on `device` lives in: host RAM for the CPU, the GPU's own for CUDA (None:
+    unknown, not checked)."""
+    if device.type == "cpu":
+        return _physical_memory(), "this machine's"
+    if device.type == "cuda" and torch.cuda.is_available():
+        try:
+            return torch.cuda.mem_get_info(device)[1], f"the {device} device's"
+        except (RuntimeError, AssertionError, ValueError):
+            return None, ""
+    return None, ""  # other accelerators: not estimated
+
+
+def _check_memory(config: dict, dtype: torch.dtype, optimizer: str, device: str | torch.device = "cpu") -> None:
     """Refuse a model whose parameters, gradients and optimizer state (counted on the meta device, nothing
-    allocated) exceed the machine's physical memory."""
+    allocated) exceed the memory of the device it trains on (host RAM for the CPU, GPU memory for CUDA)."""
     try:
         with torch.device("meta"):
             numel = sum(p.numel() for p in build(config).parameters())
@@ -106,10 +119,10 @@ def _check_memory(config: dict, dtype: torch.dtype, optimizer: str) -> None:
         return
     copies = 4 if optimizer == "adam" else 3  # weights, gradients, momentum / two Adam moments
     need = numel * torch.empty((), dtype=dtype).element_size() * copies
-    have = _physical_memory()
+    have, whose = _memory_of(torch.device(device))
     if have is not None and need > have:
         raise ConfigError(f"train: the model has {numel:.3g} parameters and needs about {need / 2**30:.3g} GiB to "
-                          f"train, more than this machine's {have / 2**30:.3g} GiB; choose a smaller width or depth")
+                          f"train, more than {whose} {have / 2**30:.3g} GiB; choose a smaller width or depth")
 
 
 def _steps_of(run_dir: Path) -> dict[int, set[str]]:
@@ -140,21 +153,39 @@ def _prepare(run_dir: Path, *, resume: bool, force: bool) -> Path | None:
                                   "to resume")
             _clear(run_dir)
             return None
-        last = max(complete)
-        for n in steps:  # a later step cut short by the interruption
-            if n > last:
-                for kind in steps[n]:
-                    (run_dir / f"step-{n:06d}.{kind}").unlink()
-        for name in (FINAL, "metrics.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (run_dir / name).unlink()
-        return run_dir / f"step-{last:06d}.state.pt"
+        return run_dir / f"step-{max(complete):06d}.state.pt"  # nothing removed before its settings are checked
     if held and not force:
         raise OutputError(f"{run_dir} already holds files ({', '.join(held[:3])}); pass --force to replace the "
                           "run, --resume to continue it, or choose another folder")
     if force:
         _clear(run_dir)
     return None
+
+
+def _discard_after(run_dir: Path, last: int) -> None:
+    """Remove what a resume from step `last` replaces: later steps cut short, the final weights and metrics."""
+    for n, kinds in _steps_of(run_dir).items():
+        if n > last:
+            for kind in kinds:
+                (run_dir / f"step-{n:06d}.{kind}").unlink()
+    for name in (FINAL, "metrics.json"):
+        with contextlib.suppress(FileNotFoundError):
+            (run_dir / name).unlink()
+
+
+def _load_state(state_file: Path) -> dict:
+    """A resume state written by this version (a dict with its settings), or a one-line CheckpointError."""
+    try:
+        st = torch.load(state_file, weights_only=True)
+    except Exception as err:  # truncated, garbage or pickled by another version: unpickling raises many types
+        raise CheckpointError(f"{state_file}: not a resume state of this version ({type(err).__name__}); pass "
+                              "--force to start the run over") from None
+    keys = {"settings", "step", "epoch", "i", "running", "history", "order", "optimizer"}
+    if not isinstance(st, dict) or not keys <= st.keys():
+        raise CheckpointError(f"{state_file}: not a resume state of this version (it lacks "
+                              f"{sorted(keys - set(st) if isinstance(st, dict) else keys)[:3]}); pass --force to "
+                              "start the run over")
+    return st
 
 
 def _open_run(run_dir: Path) -> tuple[RunLock, Path | None]:
@@ -258,7 +289,7 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
         config = dict(model)
         config.setdefault("input_shape", list(dataset.input_shape))
         config.setdefault("num_outputs", dataset.num_outputs)
-        _check_memory(config, dtype, optimizer)
+        _check_memory(config, dtype, optimizer, device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(init_seed)
             module = build(config)
@@ -317,10 +348,11 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
     module.train()
     apply_masks()
     if state_file is not None:
-        st = torch.load(state_file, weights_only=True)
+        st = _load_state(state_file)
         if st["settings"] != settings:
             raise ConfigError(f"train: {run_dir} was started with other settings; resume it with the same "
                               "options, or pass --force to start over")
+        _discard_after(run_dir, st["step"])
         module.load_state_dict(load_checkpoint(state_file.with_name(state_file.name.replace(".state.pt",
                                                                                             ".safetensors"))).params)
         opt.load_state_dict(st["optimizer"])

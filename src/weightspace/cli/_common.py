@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -81,7 +82,7 @@ def emit(result: dict, fmt: Format, human: Callable[[dict], None] | None = None)
     for k, v in result.items():
         if isinstance(v, list | dict):
             continue
-        stdout.print(f"[bold]{k}[/bold]: {v}")
+        stdout.print(f"[bold]{escape(str(k))}[/bold]: {escape(str(v))}")
 
 
 def info(msg: str) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import ConfigError
@@ -232,6 +233,6 @@ def connectivity_width(
             t.add_row(str(row["width"]), f"{row['barrier_2']:.4f}", f"{row['barrier_2_naive']:.4f}",
                       f"{row.get('barrier_3', float('nan')):.4f}", f"{100 * row['test_accuracy']:.1f}%")
         stdout.print(t)
-        stdout.print(f"plot: {res['plot']}")
+        stdout.print(f"plot: {escape(str(res['plot']))}")
 
     emit(r, fmt, human)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from . import app
@@ -30,8 +31,6 @@ from ._common import (
 if TYPE_CHECKING:
     import torch
 
-    from ..data import Dataset
-
 
 def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
     """X matrices keyed by factor name from a safetensors file (float64)."""
@@ -47,22 +46,6 @@ def read_generators(path: str | Path) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError) as err:
         raise ConfigError(f"--generator: cannot read {p} as safetensors: {str(err).splitlines()[0]}") from None
     return {k: v.to(torch.float64) for k, v in tensors.items()}
-
-
-def dataset_of(name: str | None, metadata: dict, dtype: torch.dtype | None = None) -> Dataset:
-    """The dataset named on the command line, else the one the checkpoint records (with its options), in `dtype`
-    (default float64)."""
-    import torch
-
-    from .. import data as data_mod
-
-    name = name or metadata.get("dataset")
-    if name is None:
-        raise ConfigError("the checkpoint records no dataset; pass --dataset NAME (e.g. linear-teacher, scalar)")
-    options = {}
-    if name == metadata.get("dataset") and isinstance(metadata.get("dataset_meta"), dict):
-        options = metadata["dataset_meta"].get("options", {}) or {}
-    return data_mod.load(name, dtype=dtype or torch.float64, **options)
 
 
 def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25, seed: int = 0,
@@ -86,7 +69,7 @@ def orbit_result(checkpoint: str, *, generator: str = "random", points: int = 25
     else:
         gens = read_generators(generator)
     curve = continuous.orbit_curve(ckpt.params, spec, gens)
-    data = dataset_of(dataset, ckpt.metadata, dtype)
+    data = ckpt.dataset(dataset, dtype=dtype)  # the data in the checkpoint's float type
     report = continuous.orbit_report(model, curve, data, points=points, split=split)
     result = report.to_dict()
     result["generators"] = {k: list(v.shape) for k, v in curve.generators.items()}
@@ -119,7 +102,7 @@ def orbit_cmd(
     result = orbit_result(checkpoint, generator=generator, points=points, seed=seed, scale=scale, dataset=dataset,
                           split=split, plot=plot)
     if result["plot"]:
-        info(f"wrote {result['plot']}")
+        info(f"wrote {escape(str(result['plot']))}")
 
     def human(r: dict) -> None:
         stdout.print(f"[bold]orbit[/bold]: loss spread along γ {r['curve_spread']:.3g}, "

@@ -2,22 +2,22 @@
 
 Thin shells over `weightspace.counting` (torch-free).
 JSON: a count is {"value": int} (a decimal string beyond 4,300 digits), a rational {"value": "p/q",
-"value_float": float}, the table {"rows": [...]}. Run standalone as `python -m weightspace.cli.count ...`.
+"value_float": float}, the table {"rows": [...]}.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..counting import CROSSOVER_H_MAX
-from ..errors import ConfigError, WeightspaceError
+from ..errors import ConfigError
 from ._common import ForceOpt, Format, FormatOpt, PlotOpt, emit, guard, info, progress_bar, stdout
 
 app = typer.Typer(
@@ -203,7 +203,7 @@ def table_cmd(
         from ..plots import plot_ratio, save_figure
 
         save_figure(plot_ratio(rows), plot)
-        info(f"wrote {plot}")
+        info(f"wrote {escape(str(plot))}")
 
     def human(_: dict) -> None:
         table = Table("r*", "m", "h", "T(r*, m)", "G(r*−1, m)", "ratio")
@@ -229,10 +229,3 @@ def components_cmd(
     emit(count.to_dict(), fmt, lambda r: stdout.print(f"[bold]components[/bold] = {r['value']}  ({r['method']})",
                                                       soft_wrap=True))
 
-
-if __name__ == "__main__":
-    try:
-        app()
-    except WeightspaceError as err:
-        sys.stderr.write(f"error: {err}\n")
-        raise SystemExit(2) from None

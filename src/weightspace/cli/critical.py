@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from . import app
@@ -112,7 +113,7 @@ def hessian_cmd(
         from ..plots import plot_spectrum, save_figure
 
         save_figure(plot_spectrum(point.spectrum), plot)
-        info(f"wrote {plot}")
+        info(f"wrote {escape(str(plot))}")
         result["plot"] = str(plot)
 
     def human(r: dict) -> None:
@@ -194,7 +195,7 @@ def saddle_cmd(
     params = _params64(ckpt.params)
     start = critical.gradient_norm(critical.objective(ckpt.config, data, weight_decay=weight_decay), params)
     if start > SADDLE_START_GTOL:
-        info(f"[yellow]warning[/yellow]: {ckpt.path} is not a critical point (|grad| = {start:.3g} > "
+        info(f"[yellow]warning[/yellow]: {escape(str(ckpt.path))} is not a critical point (|grad| = {start:.3g} > "
              f"{SADDLE_START_GTOL:g}); the permutation point is reached from a non-minimum (train it to convergence)")
     with progress_bar(fmt == Format.human) as bar:
         res = critical.permutation_saddle(params, ckpt.config, data, layer, i, j, weight_decay=weight_decay,
@@ -211,7 +212,7 @@ def saddle_cmd(
             fig = plot_chain(curves, segments=2, reference=res.point.loss,
                              title=f"layer {layer}, units {i},{j}: index {res.index}, nullity {res.nullity}")
         save_figure(fig, plot)
-        info(f"wrote {plot}")
+        info(f"wrote {escape(str(plot))}")
         result["plot"] = str(plot)
 
     def human(r: dict) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import app
@@ -48,6 +49,6 @@ def demo(
         for label, suffix in (("naive", ""), ("weight matching", "_weight"), ("activation matching", "_activation")):
             t.add_row(label, f"{res['barrier' + suffix]:.4f}", f"{100 * res['error_barrier' + suffix]:.2f}")
         stdout.print(t)
-        stdout.print(f"plot written to {res['plot']}")
+        stdout.print(f"plot written to {escape(str(res['plot']))}")
 
     emit(result, fmt, human)

@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from . import app
@@ -45,8 +46,9 @@ def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
 
 
 def _print_info(r: dict) -> None:
-    """One line each, never wrapped (a pipe gives Rich an 80-column console) and never read as markup."""
-    stdout.print(f"[bold]{r['path']}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors", soft_wrap=True)
+    """One line each, never wrapped (a pipe gives Rich an 80-column console) and the path never read as markup."""
+    stdout.print(f"[bold]{escape(r['path'])}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors",
+                 soft_wrap=True)
     stdout.print(f"config: {json.dumps(r['config'])}", soft_wrap=True, markup=False)
     stdout.print(f"metadata: {json.dumps(r['metadata'])}", soft_wrap=True, markup=False)
 
@@ -70,9 +72,9 @@ def spec_cmd(
         t = Table("factor", "size", "kinds", "axes", title="unit groups")
         for f in r["factors"]:
             axes = ", ".join(f"{k}[{a}]" for k, a in f["axes"])
-            t.add_row(f["name"], str(f["size"]), ",".join(f["kinds"]), axes)
+            t.add_row(escape(f["name"]), str(f["size"]), escape(",".join(f["kinds"])), escape(axes))
         stdout.print(t)
         for x in r["fixed"]:
-            stdout.print(f"[yellow]fixed[/yellow] {x['name']}: {x['reason']}")
+            stdout.print(f"[yellow]fixed[/yellow] {escape(x['name'])}: {escape(x['reason'])}")
 
     emit(spec.to_dict(), fmt, human)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ..errors import ConfigError
 from . import app
@@ -77,9 +78,9 @@ def train(
     m = result.metrics
 
     def human(r):
-        stdout.print(f"trained {model} on {dataset}: test loss {r['test']['loss']:.4f}"
+        stdout.print(f"trained {escape(str(model))} on {escape(str(dataset))}: test loss {r['test']['loss']:.4f}"
                      + (f", test accuracy {100 * r['test']['accuracy']:.2f}%" if r["test"]["accuracy"] is not None
                         else ""))
-        info(f"run directory: {out}")
+        info(f"run directory: {escape(str(out))}")
 
     emit(m, fmt, human)

@@ -17,11 +17,10 @@ from ..errors import ConfigError
 
 __all__ = ["ComponentCount", "count_components"]
 
-METHOD_INVARIANT = ("invariant: 2^(l-1) label values (signs of det of the l-1 partial products W_i...W_1), each "
-                    "flipped alone by a reflection on its hidden factor; every label class is one GL+^(l-1) orbit")
-METHOD_CELLS = ("exact cells: 2^(l-2) + 1, the star-shaped piece p = w_1...w_(l-1) > -1 and one piece per sign "
-                "pattern of w_1..w_(l-1) with an odd number of negatives (count_cells agrees at small l)")
-
+METHOD_INVARIANT = ("closed form 2^(l-1): one component per sign pattern of det W_i...W_1 (i < l), each a connected "
+                    "GL+ orbit")
+METHOD_CELLS = ("closed form 2^(l-2) + 1: the star-shaped piece p = w_1...w_(l-1) > -1 plus one piece per sign pattern "
+                "with an odd number of negatives")
 
 @dataclass(frozen=True)
 class ComponentCount:
