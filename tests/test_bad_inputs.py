@@ -5,6 +5,7 @@ Each case runs the CLI in-process from a scratch folder holding `runs/a`, `runs/
 the same sha256, stderr exactly one line starting "error:", and no traceback.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -73,8 +74,11 @@ def scratch(tmp_path_factory):
             (run / "step-000000.state.pt").write_bytes(state)
     locked = root / "runs" / "locked"
     locked.mkdir()
-    (locked / ".lock").write_text(f"1 {socket.gethostname()}\n")  # pid 1 is alive on this host
-    return root
+    (locked / ".lock").write_text(f"1 {socket.gethostname()}\n")  # what a live writer's lock reads
+    fd = os.open(locked / ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ... and holds: the lock is the flock, not the file
+    yield root
+    os.close(fd)
 
 
 def _snapshot(root: Path) -> dict:

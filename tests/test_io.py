@@ -144,3 +144,22 @@ def test_header_fields_that_are_not_json_objects_are_refused(tmp_path):
         save_file(sd, str(tmp_path / "c.safetensors"), metadata={"format": "weightspace/1", "config": config})
         with pytest.raises(CheckpointError, match=message):
             ws.load_checkpoint(tmp_path / "c.safetensors")
+
+
+def test_run_lock_is_exclusive_and_a_leftover_file_is_taken(tmp_path):
+    """Two holders never coexist (the flock, not the file, is the lock); a killed writer's file is reused."""
+    from weightspace._files import RunLock
+    from weightspace.errors import OutputError
+
+    (tmp_path / ".lock").write_text("999999 elsewhere\n")  # left by a writer that died: nobody holds it
+    first, second = RunLock(tmp_path), RunLock(tmp_path)
+    first.acquire()
+    assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
+    with pytest.raises(OutputError, match=f"process {os.getpid()}"):
+        second.acquire()
+    first.release()
+    assert not (tmp_path / ".lock").exists()
+    with second:
+        with pytest.raises(OutputError):
+            RunLock(tmp_path).acquire()
+    assert not (tmp_path / ".lock").exists()

@@ -132,13 +132,18 @@ def write_json(path: str | os.PathLike, obj) -> None:
 
 
 class RunLock:
-    """`folder/.lock` created exclusively (O_EXCL) and holding "pid host"; a lock left by a dead process
-    on this host is taken over. Released (removed) on exit."""
+    """`folder/.lock`, held with `fcntl.flock` while a run writes and holding "pid host" for the message.
+
+    The kernel drops the lock when its process dies, so a killed run's leftover file is simply taken by the
+    next writer; a writer that finds the file replaced between its open and its lock (the holder released
+    it) retries on the new file, so two writers never both hold a lock. Released (removed) on exit.
+    """
 
     NAME = ".lock"
 
     def __init__(self, folder: str | os.PathLike):
         self.path = Path(folder) / self.NAME
+        self._fd: int | None = None
 
     def _holder(self) -> tuple[int, str] | None:
         try:
@@ -148,34 +153,46 @@ class RunLock:
             return None
 
     def acquire(self) -> None:
+        import fcntl  # POSIX only; imported here so that importing weightspace works everywhere
+
         me = f"{os.getpid()} {socket.gethostname()}\n"
-        for _ in range(2):
+        while True:
             try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as err:
+                raise _failure(self.path.parent, err) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
                 holder = self._holder()
-                if holder is not None and holder[1] == socket.gethostname() and not _alive(holder[0]):
-                    with contextlib.suppress(FileNotFoundError):
-                        self.path.unlink()  # stale: its writer is gone
-                    continue
                 who = f"process {holder[0]} on {holder[1]}" if holder else "another process"
                 raise OutputError(f"{self.path.parent} is being written by {who} (lock {self.path}); wait for it "
-                                  "or remove the lock if that process is gone") from None
-            except OSError as err:
-                raise _failure(self.path.parent, err) from None
+                                  "to finish") from None
             try:
+                current = os.stat(self.path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current != os.fstat(fd).st_ino:  # released and removed by its holder meanwhile: lock the new one
+                os.close(fd)
+                continue
+            try:
+                os.ftruncate(fd, 0)
                 os.write(fd, me.encode())
             except OSError as err:
-                os.close(fd)
                 self.path.unlink()
+                os.close(fd)
                 raise _failure(self.path.parent, err) from None
-            os.close(fd)
+            self._fd = fd
             return
-        raise OutputError(f"could not take the lock {self.path}")
 
     def release(self) -> None:
+        if self._fd is None:
+            return
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            self.path.unlink()  # while still locked: a waiting writer then sees a new file and retries
+        os.close(self._fd)
+        self._fd = None
 
     def __enter__(self) -> RunLock:
         self.acquire()
@@ -183,13 +200,3 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
