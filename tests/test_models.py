@@ -39,6 +39,7 @@ CONFIGS = {
     "transformer-mnist1d-relu": {"name": "transformer", "input_shape": [40], "num_outputs": 10, "token_dim": 4,
                                  "d_model": 8, "heads": 1, "depth": 1, "mlp_dim": 8, "mlp_activation": "relu"},
     "transformer-depth0": {"name": "transformer", "input_shape": [6], "num_outputs": 2, "seq_len": 2, "depth": 0},
+    "binary-mlp": {"name": "binary_mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6]},
 }
 NAMES = list(CONFIGS)
 
@@ -323,5 +324,5 @@ def test_example_input():
 
 
 def test_public_api():
-    assert MODELS == ("mlp", "linear", "vgg", "resnet20", "transformer")
+    assert MODELS == ("mlp", "linear", "vgg", "resnet20", "transformer", "binary_mlp")
     assert set(models.__all__) == {"ACTIVATIONS", "MODELS", "ReluPow", "build", "example_input", "normalize_config"}

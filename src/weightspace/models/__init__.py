@@ -10,6 +10,7 @@ Models (keys beyond name, input_shape, num_outputs; defaults in brackets):
   vgg          channels [[16, 16, "M", 32, 32, "M"]], norm [batchnorm], activation [relu],
                power [2, relu_pow only], hidden [[]], width [1]
   resnet20     width [1], norm [batchnorm]
+  binary_mlp   widths | depth + width (sign weights and activations, straight-through training)
   transformer  seq_len, token_dim [input_shape[-1]], d_model [32], heads [4], depth [2], mlp_dim [64],
                mlp_activation [gelu]
 
@@ -32,7 +33,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from . import _linear, _mlp, _resnet, _transformer, _vgg
+from . import _binary, _linear, _mlp, _resnet, _transformer, _vgg
 from ._activations import ACTIVATIONS, ReluPow
 
 __all__ = ["ACTIVATIONS", "MODELS", "ReluPow", "build", "example_input", "normalize_config"]
@@ -43,6 +44,7 @@ _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "vgg": (_vgg.normalize, _vgg.VGG),
     "resnet20": (_resnet.normalize, _resnet.ResNet20),
     "transformer": (_transformer.normalize, _transformer.Transformer),
+    "binary_mlp": (_binary.normalize, _binary.BinaryMLP),
 }
 MODELS: tuple[str, ...] = tuple(_REGISTRY)
 

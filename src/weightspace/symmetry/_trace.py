@@ -36,12 +36,13 @@ _NON_TENSOR_METHODS = ("size", "dim", "numel")
 
 
 class _Leaf(torch.fx.Tracer):
-    """Treat torch.nn layers and modules declaring an activation as leaves; buffers become graph nodes."""
+    """Treat torch.nn layers, modules declaring an activation and `weightspace_leaf` subclasses of torch.nn layers
+    (their base class's rule applies) as leaves; buffers become graph nodes."""
 
     proxy_buffer_attributes = True
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        if getattr(m, "weightspace_activation", None) is not None:
+        if getattr(m, "weightspace_activation", None) is not None or getattr(m, "weightspace_leaf", False):
             return True
         return super().is_leaf_module(m, qualname)
 
