@@ -29,8 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from ..params import Params, check_finite, state_of
-from ..symmetry import FactorAction, GroupElement
-from ._structure import Quotient, quotient_of, scale_slot
+from ._structure import Quotient, permute_slot, quotient_of, scale_slot
 
 __all__ = ["canonical_form", "canonical_order", "canonical_scale"]
 
@@ -97,10 +96,12 @@ def _descending(keys: list[np.ndarray]) -> Tensor:
     return torch.from_numpy(np.asarray(np.lexsort([-k for k in reversed(keys)]), dtype=np.int64))
 
 
-def _element(quotient: Quotient, perms: Mapping[str, Tensor]) -> GroupElement:
-    actions = dict(quotient.spec.identity().actions)
-    actions.update({name: FactorAction(perm) for name, perm in perms.items()})
-    return GroupElement(quotient.spec, actions)
+def _permute(p: Params, quotient: Quotient, perms: Mapping[str, Tensor]) -> Params:
+    """The spec's permutation action (T'[i] = T[π(i)] on every slot of each factor), slot by slot."""
+    for name, perm in perms.items():
+        for s in quotient.spec.units(name).slots:
+            p[s.key] = permute_slot(p[s.key], s, perm)
+    return p
 
 
 def canonical_order(model: nn.Module, params: Mapping[str, Tensor], *, quotient: Quotient | None = None) -> Params:
@@ -117,12 +118,12 @@ def canonical_order(model: nn.Module, params: Mapping[str, Tensor], *, quotient:
         if quotient.binary:  # signs read the previous layer's order: one layer at a time
             p = _sign_fix(p, quotient, f.name)
             rows = units.matrix(p, "in").to(torch.float64).cpu().numpy()  # (n, d)
-            p = _element(quotient, {f.name: _descending(list(rows.T))}).apply(p)
+            p = _permute(p, quotient, {f.name: _descending(list(rows.T))})
             continue
         rows = units.matrix(p, "in").to(torch.float64).sort(dim=1, descending=True).values.cpu().numpy()  # (n, d)
         out = units.matrix(p, "out").to(torch.float64).norm(dim=1).cpu().numpy()  # (n,)
         perms[f.name] = _descending([out, *rows.T])
-    return _element(quotient, perms).apply(p) if perms else p
+    return _permute(p, quotient, perms)
 
 
 def canonical_scale(model: nn.Module, params: Mapping[str, Tensor] | None = None, *,

@@ -27,7 +27,7 @@ from ..models._binary import BinaryLinear, Sign
 from ..params import Params
 from ..symmetry import Piece, Segment, Slot, Spec
 
-__all__ = ["KINDS", "SUPPORTED", "Quotient", "Sphere", "quotient_of", "scale_slot"]
+__all__ = ["KINDS", "SUPPORTED", "Quotient", "Sphere", "permute_slot", "quotient_of", "scale_slot"]
 
 SUPPORTED = ("mlp", "vgg", "resnet20", "binary_mlp")
 KINDS = ("units", "filters", "output", "signs")
@@ -52,6 +52,17 @@ def scale_slot(t: Tensor, slot: Slot, coeff: Tensor) -> Tensor:
     out = t.clone()
     region = out.narrow(slot.axis, slot.start, slot.stop - slot.start)
     region.mul_(factor)
+    return out
+
+
+def permute_slot(t: Tensor, slot: Slot, perm: Tensor) -> Tensor:
+    """A new tensor: unit i's slice of `slot` taken from unit perm[i] (T'[i] = T[π(i)]), the rest unchanged."""
+    sizes = [p.size for p in slot.segment.pieces]
+    index = torch.arange(slot.stop - slot.start).reshape(sizes).index_select(slot.position, perm.cpu()).reshape(-1)
+    out = t.clone()
+    length = slot.stop - slot.start
+    out.narrow(slot.axis, slot.start, length).copy_(
+        t.narrow(slot.axis, slot.start, length).index_select(slot.axis, index.to(t.device)))
     return out
 
 
@@ -203,7 +214,7 @@ def quotient_of(model: nn.Module, *, spec: Spec | None = None) -> Quotient:
         entry = spec.table[f"{conv}.weight"][0]
         factor = entry[0].pieces[0].factor if entry else None
         keys = [k for k in (f"{conv}.weight", f"{conv}.bias") if k in state]
-        spheres.append(Sphere(conv, "filters", w.shape[0], tuple(_whole(k, w.shape[0], w.shape[0], factor)
+        spheres.append(Sphere(f"{conv} filters", "filters", w.shape[0], tuple(_whole(k, w.shape[0], w.shape[0], factor)
                                                                 for k in keys), factor))
     output = _output_keys(spec, state)
     spheres.append(Sphere("output", "output", 1, tuple(_whole(k, 1, state[k].shape[0], None) for k in output), None))
