@@ -3,7 +3,7 @@
 f(x) = sign(W_L) h_{L-1} / √n_{L-1},  h_l = sign(sign(W_l) h_{l-1} / √n_{l-1}),  h_0 = x (real inputs).
 The parameters are real latent weights W; the network computes with sign(W) only. Gradients pass
 straight through (Courbariaux et al. 2016, BinaryNet): ∂sign(w)/∂w := 1 for the weights and
-∂sign(z)/∂z := 1{|z| ≤ 1} for the activations. No biases. sign is odd, so every hidden unit admits
+∂sign(z)/∂z := 1{|z| < 1} for the activations. No biases. sign is odd, so every hidden unit admits
 the flip of its incoming row and outgoing column; it is declared like tanh's (`weightspace_activation`),
 and the layers keep nn.Linear's symmetry table (`weightspace_leaf`).
 """
@@ -31,7 +31,7 @@ def normalize(config: dict) -> dict:
 
 
 class Sign(nn.Module):
-    """sign(z) forward; the clipped straight-through gradient 1{|z| ≤ 1} backward."""
+    """sign(z) forward; the clipped straight-through gradient 1{|z| < 1} backward."""
 
     def __init__(self):
         super().__init__()
