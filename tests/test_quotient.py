@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from weightspace.cli import main
 from weightspace.data import Dataset
-from weightspace.errors import ArchitectureMismatch, SymmetryError
+from weightspace.errors import ArchitectureMismatch, ConfigError, SymmetryError
 from weightspace.evaluate import evaluate
 from weightspace.io import save_params
 from weightspace.models import build, example_input
@@ -227,6 +227,8 @@ def test_unsupported_models_and_layers_are_named():
         quotient_distance(model, model.state_dict(), wide.state_dict(), quotient=q)
     with pytest.raises(ArchitectureMismatch):
         geodesic(model, model.state_dict(), wide.state_dict(), quotient=q)
+    with pytest.raises(ConfigError, match="not unit vectors"):
+        geodesic(model, model.state_dict(), model.state_dict(), quotient=q)
 
 
 def test_cli_canonical_distance_geodesic(capsys, tmp_path):

@@ -39,6 +39,12 @@ def geodesic(model: nn.Module, a: Mapping[str, Tensor], b: Mapping[str, Tensor],
     if quotient.binary:
         raise ConfigError("geodesic: binary networks have no continuous geodesic; compare them by hamming_distance")
     check_same_structure(a, b, what="the geodesic's endpoints")
+    for s in quotient.spheres:
+        for end in (a, b):
+            norms = s.matrix(end).to(torch.float64).norm(dim=1)
+            if not bool(((norms - 1).abs() <= 1e-6).all()):
+                raise ConfigError(f"geodesic: the rows of {s.name!r} are not unit vectors (norms up to "
+                                  f"{float(norms.max()):.4g}); pass canonical forms (align_to or canonical_form)")
     cos = unit_cosines(quotient, a, b)
     for name, c in cos.items():
         if bool((c <= -1 + 1e-12).any()):
