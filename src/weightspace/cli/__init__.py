@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from . import train, inspect, demo, count, connect, continuous, critical  # noqa: E402, F401, I001  (registration order = help order)
+from . import train, inspect, demo, count, connect, continuous, critical, reproduce  # noqa: E402, F401, I001  (registration order = help order)
 
 app.add_typer(count.app, name="count", help="Exact counts of symmetry-induced critical sets.")
 
