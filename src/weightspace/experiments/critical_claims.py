@@ -222,21 +222,22 @@ def _digits_pca(k: int) -> Dataset:
 
 
 def digits(out: Path, *, weight_decay: float = 1e-3, adam_steps: int = 2000, lbfgs_steps: int = 3000,
-           pairs: int = 15) -> dict:
+           pairs: int = 15, point_steps: int = 2000, newton_steps: int = 30, point_newton: int = 40) -> dict:
     raw = _digits_pca(10)
     data = one_hot_regression(raw)
     config = normalize_config({"name": "mlp", "input_shape": [10], "num_outputs": 10, "widths": [6, 6],
                                "activation": "tanh"})
     loss_fn = objective(config, data, weight_decay=weight_decay)
     fit = minimize(loss_fn, init_params(config, generator=torch.Generator().manual_seed(0)), adam_steps=adam_steps,
-                   lbfgs_steps=lbfgs_steps, newton_steps=30, gtol=1e-10)
+                   lbfgs_steps=lbfgs_steps, newton_steps=newton_steps, gtol=1e-10)
     base = characterize(loss_fn, fit.params)
     model = model_for(config)
     acc = evaluate(model, raw, "test", params=fit.params)["accuracy"]
     rows = []
     for layer in (0, 1):
         for i, j in list(itertools.combinations(range(6), 2))[:pairs]:
-            pp = permutation_point(loss_fn, fit.params, config, layer, i, j, gtol=1e-10)
+            pp = permutation_point(loss_fn, fit.params, config, layer, i, j, gtol=1e-10, lbfgs_steps=point_steps,
+                                   newton_steps=point_newton)
             cp = characterize(loss_fn, pp.params)
             rows.append({"layer": layer, "units": [i, j], "n_next": 6 if layer == 0 else 10, "loss": pp.loss,
                          "gradient_norm": pp.gradient_norm, "index": cp.index, "nullity": cp.nullity,
@@ -258,7 +259,8 @@ def digits(out: Path, *, weight_decay: float = 1e-3, adam_steps: int = 2000, lbf
         "lowest_index_point": best,
     }
     if best is not None:
-        pp = permutation_point(loss_fn, fit.params, config, best["layer"], *best["units"], gtol=1e-10)
+        pp = permutation_point(loss_fn, fit.params, config, best["layer"], *best["units"], gtol=1e-10,
+                               lbfgs_steps=point_steps, newton_steps=point_newton)
         facts = plateau_facts(loss_fn, pp)
         section["lowest_index_point"]["plateau"] = facts.to_dict()
         curve = evaluate_path(model, polygonal_chain([fit.params, pp.params, transposition(
@@ -394,7 +396,8 @@ CLAIMS = [
                   "MLP (here on digits, with weight decay) are first-order saddles.",
      "measures": "lowest Hessian index among the converged permutation points",
      "threshold": 1, "direction": "<=",
-     "budgets": {"smoke": {"adam_steps": 100, "lbfgs_steps": 50, "pairs": 1},
+     "budgets": {"smoke": {"adam_steps": 50, "lbfgs_steps": 20, "pairs": 1, "point_steps": 20, "newton_steps": 1,
+                           "point_newton": 1},
                  "quick": {"adam_steps": 2000, "lbfgs_steps": 3000, "pairs": 15},
                  "full": {"adam_steps": 5000, "lbfgs_steps": 10000, "pairs": 15}},
      "run": _digits_saddle},
