@@ -12,6 +12,7 @@ Run them with `weightspace reproduce sharma --budget quick --out DIR`.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +28,14 @@ from ..prune import imp as run_imp
 from ..symmetry import spec_of
 from ..train import train
 from .connectivity import trajectory_barriers, width_sweep
+
+
+def _subset(data, n: int | None):
+    """The first n training and test examples (smoke budgets); all of them for None."""
+    if n is None:
+        return data
+    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n], x_test=data.x_test[:n],
+                               y_test=data.y_test[:n])
 
 
 def digits_pair(out: Path, *, width: int = 512, epochs: int = 20, ste_steps: int = 300) -> dict:
@@ -84,8 +93,8 @@ def imp_sequences(out: Path, *, width: int = 256, epochs: int = 10, levels: int 
     return sequence
 
 
-def resnet_batchnorm(out: Path, *, width: int = 4, epochs: int = 10) -> dict:
-    data = load("digits")
+def resnet_batchnorm(out: Path, *, width: int = 4, epochs: int = 10, n_train: int | None = None) -> dict:
+    data = _subset(load("digits"), n_train)
     config = {"name": "resnet20", "input_shape": [1, 8, 8], "width": width, "norm": "batchnorm"}
     a, b = (train(config, data, epochs=epochs, seed=s, lr=0.05, batch_size=64) for s in (0, 1))
     model = a.model
@@ -152,7 +161,8 @@ def _batchnorm(out: Path, **budget) -> dict:
     r = resnet_batchnorm(out, **budget)
     return {"value": r["midpoint_accuracy_reset_bn"] - r["midpoint_accuracy"], "measurements": r, "figures": [],
             "seeds": [0, 1],
-            "construction": f"ResNet-20 (width x{budget['width']}) with BatchNorm on digits as 1x8x8 images, trained "
+            "construction": f"ResNet-20 (width x{budget['width']}) with BatchNorm on digits as 1x8x8 images"
+                            + (f" (first {budget['n_train']} examples)" if budget.get("n_train") else "") + ", trained "
                             f"{budget['epochs']} epochs from seeds 0 and 1, aligned by weight matching; test accuracy "
                             "of the midpoint α = 0.5 as interpolated, after resetting BatchNorm statistics on training "
                             "data, and after REPAIR."}
@@ -213,7 +223,7 @@ CLAIMS = [
                   "REPAIRed), which restores its accuracy (Git Re-Basin, the alignment Sharma et al. build on).",
      "measures": "test accuracy of the aligned midpoint after the BatchNorm reset minus before",
      "threshold": 0.05, "direction": ">=",
-     "budgets": {"smoke": {"width": 1, "epochs": 1}, "quick": {"width": 4, "epochs": 10},
+     "budgets": {"smoke": {"width": 1, "epochs": 1, "n_train": 128}, "quick": {"width": 4, "epochs": 10},
                  "full": {"width": 8, "epochs": 40}},
      "run": _batchnorm},
 ]
