@@ -57,6 +57,7 @@ def test_report_renders_offline_in_chromium(page, capsys, tmp_path):
         driver.execute_cdp_cmd("Network.enable", {})
         driver.execute_cdp_cmd("Network.emulateNetworkConditions", {"offline": True, "latency": 0,
                                                                      "downloadThroughput": -1, "uploadThroughput": -1})
+        driver.get_log("performance")  # drain the browser's own start-up requests (its new-tab page)
         driver.get(path.resolve().as_uri())
         images = driver.find_elements(By.TAG_NAME, "img")
         figures = [f for c in results["claims"].values() for f in c["figures"]]
