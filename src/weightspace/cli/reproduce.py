@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -58,8 +57,8 @@ def reproduce(
             info(f"{head} [{style}]{event['verdict']}[/{style}] in {event['seconds']:.1f} s{note}"
                  + (f": [red]{escape(event['error'].splitlines()[0])}[/red]" if event.get("error") else ""))
 
-    command = "weightspace reproduce " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 \
-        else f"weightspace reproduce --budget {budget} --out {out}"
+    command = " ".join(["weightspace reproduce", *map(shlex.quote, which or ["all"]), "--budget", budget, "--out",
+                        shlex.quote(str(out)), "--executor", executor] + (["--force"] if force else []))
     results = run_claims(chosen, budget, out, executor=executor, force=force, command=command, callback=progress)
     page = write_report(out)
     _summary(results, page, fmt)
