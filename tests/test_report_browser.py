@@ -37,9 +37,9 @@ def page(reproduce_smoke):
     return out / "report.html", json.loads((out / "results.json").read_text())
 
 
-def test_report_renders_offline_in_chromium(page, capsys, tmp_path):
-    path, results = page
-    chromium, chromedriver = _browser(capsys)
+def test_report_renders_offline_in_chromium(request, capsys, tmp_path):
+    chromium, chromedriver = _browser(capsys)  # before the smoke run: a missing browser is reported at once
+    path, results = request.getfixturevalue("page")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
