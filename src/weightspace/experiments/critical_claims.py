@@ -82,7 +82,7 @@ def nine_segment(out: Path, *, n_train: int = 1000, points: int = 181, student_s
     }
     curves = {"teacher + zero unit (train)": train, "teacher + zero unit (test)": test}
     if student_steps:  # a trained width-4 student, moved onto the zero-unit form first
-        fit, cfg4 = fit_student(data, 4, seed=0, adam_steps=student_steps, lbfgs_steps=student_steps)
+        fit, cfg4 = fit_student(data, 4, seed=0, adam_steps=student_steps, lbfgs_steps=min(student_steps, 2000))
         form, free, kind = zero_form(fit.params, cfg4, 0)
         others = [u for u in range(4) if u != free][:2]
         chain = [fit.params, *form, *swap_chain(form[-1], cfg4, 0, others[0], others[1], free)[1:]]
@@ -103,7 +103,7 @@ def nine_segment(out: Path, *, n_train: int = 1000, points: int = 181, student_s
 # -- 2. the split line --------------------------------------------------------------------------------------
 def split_line(out: Path, *, n_train: int = 1000, lambdas: int = 31, student_steps: int = 3000) -> dict:
     data = load("teacher", d=2, r_star=3, p=1, n_train=n_train, n_test=n_train, seed=0, dtype=DT)
-    fit, cfg2 = fit_student(data, 2, seed=0, adam_steps=student_steps, lbfgs_steps=student_steps)
+    fit, cfg2 = fit_student(data, 2, seed=0, adam_steps=student_steps, lbfgs_steps=min(student_steps, 2000))
     grid = [round(-1.0 + 3.0 * k / (lambdas - 1), 10) for k in range(lambdas)]  # λ ∈ [−1, 2]
     base = characterize(objective(cfg2, data), fit.params)
     section = {
@@ -143,7 +143,8 @@ def toy_saddle(out: Path, *, n_train: int = 200, neb_steps: int = 5000, scan_see
     theta, config = teacher_params(data)
     res = permutation_saddle(theta, config, data, 0, 0, 1, neb=True, images=9, neb_steps=neb_steps, points=41)
     loss_fn = objective(config, data)
-    fit1, cfg1 = fit_student(data, 1, seed=0, gtol=1e-12, adam_steps=student_steps, lbfgs_steps=student_steps)
+    fit1, cfg1 = fit_student(data, 1, seed=0, gtol=1e-12, adam_steps=student_steps,
+                             lbfgs_steps=min(student_steps, 2000))
     split = permutation_point_by_split(loss_fn, fit1.params, cfg1, 0, 0)
     band = res.band
     gap = {k: float((band.saddle.params[k] - res.point.params[k]).abs().max()) for k in theta}

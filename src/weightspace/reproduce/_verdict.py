@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 
 from ..errors import ConfigError
 
@@ -19,7 +20,7 @@ def verdict(value: float | None, threshold: float, direction: str, inconclusive:
         raise ConfigError(f"direction must be '<=' or '>=', not {direction!r}")
     if inconclusive or value is None:
         return INCONCLUSIVE
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"a claim's value must be a number or None, not {type(value).__name__}")
     if not math.isfinite(value):
         return INCONCLUSIVE
