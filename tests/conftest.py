@@ -23,3 +23,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def reproduce_smoke(tmp_path_factory):
+    """`weightspace reproduce all --budget smoke --out DIR` run once per session (tests/test_reproduce.py and
+    tests/test_report_browser.py read it): returns (DIR, exit code, stderr)."""
+    import contextlib
+    import io
+
+    from weightspace.cli import main
+
+    out = tmp_path_factory.mktemp("reproduce") / "smoke"
+    err, code = io.StringIO(), 0
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            main(["reproduce", "all", "--budget", "smoke", "--out", str(out)])
+        except SystemExit as stop:
+            code = stop.code or 0
+    return out, code, err.getvalue()

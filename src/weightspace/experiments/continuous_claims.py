@@ -1,261 +1,152 @@
-"""Reproduce the continuous-symmetry claims (Zhao et al. 2025, PAPERS.md §4): results.json, figures, README.md.
+"""Claims of Zhao et al. 2025 (PAPERS.md §4): records of the claims registry.
 
-    python -m weightspace.experiments.continuous_claims --out docs/results/continuous
-
-Claims: orbit curves keep the loss while their chord rises and stays within d_max; component counts of deep
-linear minima (2^(l−1); with the skip, measured); rescaling barriers follow the closed form and vanish after
-canonical norms; odd permutations connect components. CPU, float64, deterministic seeds; about a minute.
+zhao.orbit-constant-loss and zhao.chord-within-dmax read one orbit study, zhao.components and
+zhao.skip-components one component study (`_continuous`, cached); rescaling and permutation have their own.
+CPU, float64, fixed seeds. Run them with `weightspace reproduce zhao --budget quick --out DIR`.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import platform
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import torch
+from ..plots import plot_component_counts, plot_curvature_bound, save_figure
+from ._continuous import component_study, orbit_study, reproduce_permutation, reproduce_rescaling, save_orbit
 
-from .._files import atomic_path, write_json
-from ._continuous import CLAIMS, fmt
-
-COMMAND = "python -m weightspace.experiments.continuous_claims --out docs/results/continuous"
-
-
-def _commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+LINEAR = ("deep linear network f(x) = W_3 W_2 W_1 x, h = d = p = 3, linear teacher y = Mx on 64 Gaussian inputs "
+          "(`linear_teacher(3, seed)`), θ a sampled zero-loss point, float64")
 
 
-def _components_table(rows: list[dict]) -> str:
-    layers = sorted({r["layers"] for r in rows})
-    cols = [("no skip", False, "invariant", 1), ("no skip", False, "invariant", 3),
-            ("no skip", False, "exact cells", 1), ("no skip", False, "path search", 1),
-            ("no skip", False, "path search", 2), ("no skip", False, "grid", 1),
-            ("skip", True, "exact cells", 1), ("skip", True, "path search", 1), ("skip", True, "grid", 1)]
-    head = "| l | " + " | ".join(f"{a}: {m} (h={w})" for a, _, m, w in cols) + " | 2^(l−1) | 2^(l−2)+1 |"
-    lines = [head, "|" + "---|" * (len(cols) + 3)]
-    for l in layers:
-        cells = []
-        for _, skip, method, width in cols:
-            hit = [r for r in rows if r["layers"] == l and r["skip"] == skip and r["method"] == method
-                   and r.get("width", 1) == width]
-            cells.append(str(hit[0]["value"]) if hit else "—")
-        lines.append(f"| {l} | " + " | ".join(cells) + f" | {2 ** (l - 1)} | {2 ** (l - 2) + 1} |")
-    return "\n".join(lines)
+def _orbit_summary(study: dict) -> dict:
+    return {"circle": study["circle"].to_dict(), "random_example": study["random_example"].to_dict(),
+            "rows": study["rows"]}
 
 
-def _skip_summary(rows: list[dict]) -> str:
-    """The measured skip counts, read from the rows, and whether the methods and the conjecture agree."""
-    by = {m: {r["layers"]: r["value"] for r in rows if r["skip"] and r["method"] == m}
-          for m in ("exact cells", "grid", "path search")}
-    ls = sorted(by["exact cells"])
-    agree = {m: all(by[m][l] == by["exact cells"][l] for l in by[m]) for m in ("grid", "path search")}
-    conj = [l for l in ls if l >= 3 and by["exact cells"][l] == 2 ** (l - 2) + 1]
-    return (f"**Measured with the skip:** {', '.join(str(by['exact cells'][l]) for l in ls)} components for "
-            f"l = {', '.join(map(str, ls))} by exact cells; grid labelling agrees at every l it ran "
-            f"({', '.join(map(str, sorted(by['grid'])))}): {agree['grid']}; path search agrees "
-            f"({', '.join(map(str, sorted(by['path search'])))}): {agree['path search']}. So the 4 → 3 reduction "
-            f"at l = 3 is reproduced and 2^(l−2) + 1 holds at l = {', '.join(map(str, conj))}. Why (derived): the "
-            "zero-loss set is the graph of w_l = 1/(p + 1) over {p ≠ −1}; {p > −1} is star-shaped about 0 (one "
-            "component), and {p < −1} has one piece, convex in log coordinates, per sign pattern of w_1..w_(l−1) "
-            "with an odd number of negatives: 2^(l−2) of them. A path search misses a component only when no "
-            "sample lands in it (coverage is reported as `labels` in results.json).")
+def _constant_loss(out: Path, *, seed: int, random_orbits: int, points: int, search_points: int,
+                   extra_circles: int) -> dict:
+    study = orbit_study(seed, random_orbits, points, search_points, extra_circles)
+    rows = study["rows"]
+    chord = min(r["chord_barrier"] for r in rows)
+    return {"value": max(r["curve_spread"] for r in rows),
+            "measurements": {"smallest_chord_barrier": chord, **_orbit_summary(study)},
+            "figures": save_orbit(study, out), "seeds": [seed],
+            "construction": f"{LINEAR}. γ(t) = exp(tX)·θ for a circular generator (X skew-symmetric in one plane), "
+                            f"{random_orbits} random generators on both hidden factors (X_ij ~ N(0, s²/3), "
+                            f"s ∈ {{0.3, 0.6, 1}}) and {extra_circles} more circles; loss at {points} points of "
+                            "each curve and of its straight chord (the chord's barrier rises: smallest_chord_barrier)."}
 
 
-def readme(results: dict) -> str:
-    """The README of the results folder, every number read from `results`."""
-    o, c, r, p = (results["claims"].get(k) for k in ("orbit", "components", "rescaling", "permutation"))
-    meta = results["meta"]
-    parts = [
-        "# Continuous symmetries and mode connectivity (Zhao et al. 2025)",
-        "",
-        "Claims of PAPERS.md §4 reproduced with `weightspace.continuous`. Generated by",
-        "",
-        f"```bash\n{COMMAND}\n```",
-        "",
-        f"on {meta['machine']} ({meta['cpus']} CPUs), Python {meta['python']}, torch {meta['torch']}, float64, "
-        f"in {meta['seconds']:.0f} s; commit `{meta['commit']}` (the code may carry uncommitted edits when run). "
-        "Every seed is fixed, so a rerun gives the same numbers up to floating-point roundoff. "
-        "`results.json` holds everything below and more.",
-        "",
-    ]
-    if o:
-        circle, ex = o["circle"], o["random_example"]
-        rows = o["rows"]
-        randoms = [x for x in rows if not x["circular"]]
-        circles = [x for x in rows if x["circular"]]
-        parts += [
-            "## 1. Orbit curves keep the loss; their chords do not, and stay within d_max",
-            "",
-            "**Claim.** For a deep linear network at zero loss and X ∈ gl(h) per hidden factor, γ(t) = exp(tX)·θ "
-            "has constant loss while the straight chord γ(0) → γ(1) rises. If the curve's curvature is at most κ, "
-            "its length at most π/κ and its ends Δ apart with κΔ ≤ 2, every chord point lies within "
-            "d_max = (1/κ)(1 − √(1 − (κΔ/2)²)) of the curve, with equality on a circular orbit (X skew-symmetric "
-            "in one plane). The bound is *derived* (lens lemma), not read in the paper; here it is checked.",
-            "",
-            "**Setup.** f(x) = W_3 W_2 W_1 x, h = d = p = 3, linear teacher y = Mx on 64 Gaussian inputs "
-            "(`linear_teacher(3, seed=0)`), θ a sampled zero-loss point. Curvature from the exact derivatives "
-            "γ' = A_X γ, γ'' = A_X² γ (checked against finite differences in the tests); deviation = max over the "
-            "chord of the distance to the curve, by grid search refined with Brent's method.",
-            "",
-            f"- Circle (X = 2·(e_2 e_1ᵀ − e_1 e_2ᵀ) on `layers.0`): loss spread along γ {fmt(circle['curve_spread'])}, "
-            f"chord barrier {fmt(circle['chord_barrier'])}; κ = {fmt(circle['kappa_max'], 10)}, "
-            f"Δ = {fmt(circle['delta'], 8)}, deviation {fmt(circle['deviation'], 12)} vs d_max "
-            f"{fmt(circle['d_max'], 12)} (relative gap "
-            f"{fmt(abs(circle['deviation'] - circle['d_max']) / circle['d_max'], 2)}). Three more circles in random "
-            f"planes: deviation/d_max = " + ", ".join(fmt(x["ratio"], 12) for x in circles[1:]) + ".",
-            f"- {len(randoms)} random generators (X_ij ~ N(0, s²/3), s ∈ {{0.3, 0.6, 1.0}}, both hidden factors): "
-            f"largest loss along any γ {fmt(max(x['curve_max_loss'] for x in randoms))}; chord barriers "
-            f"{fmt(min(x['chord_barrier'] for x in randoms))} to {fmt(max(x['chord_barrier'] for x in randoms))}; "
-            f"deviation/d_max between {fmt(min(x['ratio'] for x in randoms if x['ratio']))} and "
-            f"{fmt(max(x['ratio'] for x in randoms if x['ratio']))}; hypotheses met in "
-            f"{sum(x['bound_applies'] for x in randoms)}/{len(randoms)}.",
-            f"- The plotted random orbit (scale 0.6): chord barrier {fmt(ex['chord_barrier'])}, κ_max "
-            f"{fmt(ex['kappa_max'])}, Δ {fmt(ex['delta'])}, deviation {fmt(ex['deviation'])} ≤ d_max "
-            f"{fmt(ex['d_max'])}.",
-            "",
-            "The same analysis from the command line, on the checkpoint saved here:",
-            "",
-            "```bash\nweightspace orbit docs/results/continuous/minimum.safetensors --generator "
-            "docs/results/continuous/circle_generator.safetensors --plot orbit_circle.png --format json\n"
-            "weightspace orbit docs/results/continuous/minimum.safetensors --generator random --seed 0\n```",
-            "",
-            "Figures: `orbit.png`, `orbit_circle.png` (loss along γ and chord; κ(t)), `curvature_bound.png` "
-            "(deviation against d_max, all orbits).",
-            "",
-        ]
-    if c:
-        rows = c["rows"]
-        search = [x for x in rows if x["method"] == "path search"]
-        ridge = c["between_components"]
-        parts += [
-            "## 2. Connected components of deep linear minima, without and with the skip connection",
-            "",
-            "**Claim.** With square full-rank layers the zero-loss set is GL_h(R)^(l−1): 2^(l−1) components, for "
-            "every width. For the width-1 model with a skip connection around the first l − 1 layers, "
-            "W_l(W_(l−1)⋯W_1 X + X) with X = Y = 1, the paper reports 3 components at l = 3 (instead of 4); PAPERS.md "
-            "conjectures 2^(l−2) + 1 for larger l.",
-            "",
-            "**Methods** (each computes, none looks up): *invariant*: the label (sign det P_1, …, sign det P_(l−1)) "
-            "of the partial products, each coordinate flipped alone by a reflection, each label class one GL⁺ orbit; "
-            "*exact cells*: the zero-loss set {w_l(w_1⋯w_(l−1) + s) = 1} cut into sign strata, each reduced to "
-            "intervals of p = w_1⋯w_(l−1), merged across the faces w_i = 0 it crosses; *path search*: minima sampled "
-            "blindly, pairs joined by straight moves of the free layers with the last layer solved, kept only when "
-            "the product stays invertible (decided exactly: eigenvalues, or concavity of log|p|), clusters by "
-            "union-find; *grid*: voxels of [−R, R]^l where F = w_l(p + s) − 1 changes sign, clustered by "
-            "`scipy.ndimage.label` with full connectivity.",
-            "",
-            _components_table(rows),
-            "",
-            f"Path searches: {sum(x['samples'] for x in search)} sampled minima in {len(search)} runs; in every run "
-            f"each cluster carries exactly one invariant label and each label one cluster: "
-            f"{all(x['consistent'] for x in search)}; largest loss along the re-evaluated found paths "
-            f"{fmt(max(x['max_path_loss'] for x in search))}. Grid sizes: "
-            + ", ".join(f"l={x['layers']}: {x['points']}^{x['layers']} on ±{x['radius']}"
-                        for x in rows if x["method"] == "grid" and x["skip"]) + ".",
-            "",
-            _skip_summary(rows),
-            "",
-            "**Paths between components leave the minimum.** Any path between different labels passes a singular "
-            "product, where the mean loss is at least the floor σ_min(M Σ^{1/2})² (Σ the input covariance). "
-            "Relaxed paths (string method, started from the straight chord; a local method, so its height is an "
-            "upper bound on the lowest ridge and need not reach the floor):",
-            "",
-        ] + [f"- {x['case']}: labels {x['labels'][0]} → {x['labels'][1]}, floor {fmt(x['floor'])}, relaxed-path "
-             f"height {fmt(x['mep_height'])}" + (f", straight chord max {fmt(x['chord_max'])}" if 'chord_max' in x
-                                                 else "") for x in ridge] + [
-            "",
-            "```bash\nweightspace count components --layers 3 --skip --format json   # {\"value\": 3, ...}\n"
-            "weightspace count components --layers 5 --width 4 --format json   # {\"value\": 16, ...}\n```",
-            "",
-            "Figure: `components.png`.",
-            "",
-        ]
-    if r:
-        rows = [x for x in r["rows"] if x["units"] is None]
-        ones = [x for x in r["rows"] if x["units"] is not None]
-        worst = max(x["midpoint_rel_error"] for x in r["rows"])
-        parts += [
-            "## 3. Rescaling breaks linear mode connectivity without bound; canonical norms restore it",
-            "",
-            "**Claim.** For a two-layer ReLU^k network at zero loss (no output bias), scaling every hidden unit's "
-            "incoming weights by m and outgoing weights by m^(−k) keeps the function, but the straight path's "
-            "midpoint loss (summed over samples) is (1 − 2^(−(k+1))(1 + m^(−k))(1 + m)^k)² ‖Y‖²; with one unit "
-            "scaled, ‖Y‖² becomes that unit's contribution.",
-            "",
-            "**Setup.** d = 3, 6 hidden units, p = 2, no biases, 64 inputs of the teacher set, targets = the "
-            "network's own outputs (`homogeneous_teacher(k, seed=0)`); the library's criterion is a mean, multiplied "
-            "by n = 64 here.",
-            "",
-            "| k | m | midpoint (measured) | closed form | relative error | after canonical norms |",
-            "|---|---|---|---|---|---|",
-        ] + [f"| {x['k']} | {fmt(x['m'])} | {fmt(x['midpoint'], 10)} | {fmt(x['midpoint_closed_form'], 10)} | "
-             f"{fmt(x['midpoint_rel_error'], 2)} | {fmt(x['canonical_barrier'], 2)} |" for x in rows] + [
-            "",
-            f"One unit scaled (unit 0): {len(ones)} cases, all matching the closed form with ‖Y_0‖²; largest "
-            f"relative error over all {len(r['rows'])} cases {fmt(worst, 2)}. Canonical norms (incoming weights of "
-            "unit norm, the scale pushed into the outgoing weights) map θ and θ' to the same point, so the barrier "
-            "drops to roundoff.",
-            "",
-            "Figures: `rescaling.png` (midpoint against m), `rescaling_path.png` (the whole path, k = 2, m = 4).",
-            "",
-        ]
-    if p:
-        parts += [
-            "## 4. Permutations connect the components (h ≥ 2)",
-            "",
-            "**Claim.** An odd permutation of a hidden factor flips the sign of det of the partial product there, "
-            "so it carries a minimum into another component without changing the function.",
-            "",
-            f"**Measured** (h = 2, l = 3, linear teacher): θ_b = g·θ_a with det g_1 < 0, labels {p['labels'][0]} → "
-            f"{p['labels'][1]}. Swapping units 0 and 1 of {', '.join(p['swapped'])} gives label "
-            f"{p['permuted_label']} with the function unchanged (max output change {fmt(p['function_change'], 2)}); "
-            f"the polar path in GL⁺ then reaches θ_b with loss at most {fmt(p['route_max_loss'], 2)}. Without the "
-            f"permutation: straight chord max loss {fmt(p['chord_max_loss'])}, relaxed path height "
-            f"{fmt(p['mep_height'])}, floor {fmt(p['floor'])}.",
-            "",
-            "Figure: `permutation.png`.",
-            "",
-        ]
-    parts += ["## Timings", ""] + [f"- {k}: {v:.1f} s" for k, v in meta["claim_seconds"].items()] + [""]
-    return "\n".join(parts)
+def _chord_dmax(out: Path, *, seed: int, random_orbits: int, points: int, search_points: int,
+                extra_circles: int) -> dict:
+    study = orbit_study(seed, random_orbits, points, search_points, extra_circles)
+    rows = [r for r in study["rows"] if r["bound_applies"] and r["ratio"] is not None]
+    save_figure(plot_curvature_bound(study["rows"]), out / "curvature_bound.png")
+    return {"value": max(r["ratio"] for r in rows) if rows else None,
+            "inconclusive": None if rows else "no orbit met the bound's hypotheses (κΔ ≤ 2, length ≤ π/κ)",
+            "measurements": {"orbits_meeting_hypotheses": len(rows), **_orbit_summary(study)},
+            "figures": ["curvature_bound.png"], "seeds": [seed],
+            "construction": f"{LINEAR}. The same orbits; curvature κ(t) from the exact derivatives γ' = A_X γ, "
+                            "γ'' = A_X² γ; the chord's largest distance to the curve by grid search refined with "
+                            "Brent's method, divided by d_max = (1/κ)(1 − √(1 − (κΔ/2)²)) (a derived bound, equality "
+                            "on circles)."}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/results/continuous"))
-    parser.add_argument("--only", nargs="*", choices=sorted(CLAIMS), help="Run these claims only.")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    start = time.perf_counter()
-    claims, seconds = {}, {}
-    for name in args.only or CLAIMS:
-        t0 = time.perf_counter()
-        print(f"[{name}] running", file=sys.stderr, flush=True)
-        claims[name] = CLAIMS[name](args.out, seed=args.seed)
-        seconds[name] = time.perf_counter() - t0
-        print(f"[{name}] done in {seconds[name]:.1f} s", file=sys.stderr, flush=True)
-    meta = {"command": COMMAND, "seed": args.seed, "commit": _commit(), "python": platform.python_version(),
-            "torch": torch.__version__, "machine": f"{platform.system()} {platform.machine()}",
-            "cpus": os.cpu_count(), "threads": torch.get_num_threads(), "seconds": time.perf_counter() - start,
-            "claim_seconds": seconds}
-    results = {"meta": meta, "claims": claims}
-    write_json(args.out / "results.json", results)
-    with atomic_path(args.out / "README.md") as tmp:
-        tmp.write_text(readme(results))
-    print(f"wrote {args.out / 'results.json'}, {args.out / 'README.md'} and figures", file=sys.stderr)
-    return 0
+def _components_value(rows: list[dict], skip: bool) -> tuple[int, list[dict]]:
+    expected = (lambda l: 2 ** (l - 2) + 1) if skip else (lambda l: 2 ** (l - 1))
+    mine = [r for r in rows if r["skip"] == skip and (r["layers"] >= 3 or not skip)]
+    wrong = [r for r in mine if r["value"] != expected(r["layers"])]
+    return len(wrong), mine
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def _components(out: Path, *, skip: bool, seed: int, max_layers: int, sample_scale: float, mep_steps: int) -> dict:
+    study = component_study(seed, max_layers, sample_scale, mep_steps)
+    wrong, mine = _components_value(study["rows"], skip)
+    save_figure(plot_component_counts(study["rows"]), out / "components.png")
+    measurements = {"cases": len(mine), "mismatches": wrong, "rows": study["rows"]}
+    if not skip:
+        measurements["between_components"] = study["between_components"]
+    return {"value": wrong, "measurements": measurements, "figures": ["components.png"], "seeds": [seed],
+            "construction": "deep linear networks with l = 2.." + str(max_layers) + " layers; components of the "
+                            "zero-loss set counted four ways, none looking the answer up: the invariant (signs of "
+                            "det of the partial products), exact cells (sign strata reduced to intervals of the "
+                            "product, merged across faces), path search (sampled minima joined by straight moves of "
+                            "the free layers, union-find) and a voxel grid labelled by scipy.ndimage.label. "
+                            + ("Width-1 model with the skip around the first l − 1 layers, W_l(W_(l−1)⋯W_1 X + X), "
+                               "X = Y = 1; the expected count is 3 at l = 3 (the paper) and 2^(l−2) + 1 beyond "
+                               "(derived in PAPERS.md)." if skip else
+                               "Square full-rank layers of width 1, 2 and 3 without skip; expected 2^(l−1). Relaxed "
+                               "paths between components are measured too: they rise at least to the loss floor "
+                               "σ_min(MΣ^½)².")}
+
+
+def _rescaling(out: Path, *, seed: int, ms: tuple[float, ...]) -> dict:
+    res = reproduce_rescaling(out, seed=seed, ms=ms)
+    rows = res["rows"]
+    return {"value": max(r["midpoint_rel_error"] for r in rows),
+            "measurements": {"largest_canonical_barrier": max(r["canonical_barrier"] for r in rows), **res},
+            "figures": ["rescaling.png", "rescaling_path.png"], "seeds": [seed],
+            "construction": "two-layer ReLU^k network (k = 1, 2), d = 3, 6 hidden units, p = 2, no biases, 64 inputs, "
+                            "targets = the network's own outputs (`homogeneous_teacher(k, seed)`); every unit (or "
+                            f"unit 0 alone) scaled by m ∈ {list(ms)}; the measured straight-path midpoint loss "
+                            "(summed over samples) against the closed form; canonical norms then remove the barrier."}
+
+
+def _permutation(out: Path, *, seed: int, mep_steps: int, images: int) -> dict:
+    res = reproduce_permutation(out, seed=seed, mep_steps=mep_steps, images=images)
+    return {"value": max(res["route_max_loss"], res["function_change"]), "measurements": res,
+            "figures": ["permutation.png"], "seeds": [seed],
+            "construction": "deep linear network, l = 3, h = 2, linear teacher; θ_b = g·θ_a with det g_1 < 0 (another "
+                            "component). Swapping units 0, 1 of a factor (an odd permutation) keeps the function and "
+                            "flips the label; the polar path in GL⁺ then reaches θ_b. Compared with the straight "
+                            "chord and a relaxed path (string method), which must cross the loss floor."}
+
+
+_ORBIT = {"smoke": {"seed": 0, "random_orbits": 1, "points": 5, "search_points": 9, "extra_circles": 0},
+          "quick": {"seed": 0, "random_orbits": 12, "points": 25, "search_points": 65, "extra_circles": 3},
+          "full": {"seed": 0, "random_orbits": 60, "points": 49, "search_points": 129, "extra_circles": 3}}
+_COMP = {"smoke": {"seed": 0, "max_layers": 3, "sample_scale": 0.5, "mep_steps": 30},
+         "quick": {"seed": 0, "max_layers": 6, "sample_scale": 1.0, "mep_steps": 300},
+         "full": {"seed": 0, "max_layers": 6, "sample_scale": 4.0, "mep_steps": 1000}}
+
+CLAIMS = [
+    {"id": "zhao.components", "paper": "zhao",
+     "statement": "A deep linear network with square full-rank layers has a minimum homeomorphic to GL_h(R)^(l−1): "
+                  "2^(l−1) connected components, independent of the width.",
+     "measures": "number of (l, width, method) cases whose component count differs from 2^(l−1)",
+     "threshold": 0, "direction": "<=",
+     "budgets": {b: {**v, "skip": False} for b, v in _COMP.items()}, "run": _components},
+    {"id": "zhao.skip-components", "paper": "zhao",
+     "statement": "Skip connections reduce the number of components: the 1-D three-layer residual model "
+                  "W3(W2 W1 X + X) has 3 components instead of 4 (and, derived, 2^(l−2) + 1 for l layers).",
+     "measures": "number of (l ≥ 3, method) cases whose count with the skip differs from 2^(l−2) + 1",
+     "threshold": 0, "direction": "<=",
+     "budgets": {b: {**v, "skip": True} for b, v in _COMP.items()}, "run": _components},
+    {"id": "zhao.permutation-connects", "paper": "zhao",
+     "statement": "For h ≥ 2, an odd permutation of a hidden factor moves a minimum into another component without "
+                  "changing the function, so permutations connect the components.",
+     "measures": "largest loss along the route (odd permutation, then the GL⁺ path) and largest output change",
+     "threshold": 1e-10, "direction": "<=",
+     "budgets": {"smoke": {"seed": 0, "mep_steps": 50, "images": 9},
+                 "quick": {"seed": 0, "mep_steps": 1500, "images": 33},
+                 "full": {"seed": 0, "mep_steps": 5000, "images": 65}},
+     "run": _permutation},
+    {"id": "zhao.orbit-constant-loss", "paper": "zhao",
+     "statement": "Curves from a continuous symmetry, γ(t) = exp(t log g)·θ, keep the loss exactly constant while the "
+                  "straight chord between their ends does not.",
+     "measures": "largest loss spread along any orbit curve (mean squared error)",
+     "threshold": 1e-12, "direction": "<=", "budgets": _ORBIT, "run": _constant_loss},
+    {"id": "zhao.chord-within-dmax", "paper": "zhao",
+     "statement": "If the curve's curvature is at most κ and its ends are Δ apart (κΔ ≤ 2), the chord stays within "
+                  "d_max = (1/κ)(1 − √(1 − (κΔ/2)²)) of the curve, with equality on a circular arc (derived form).",
+     "measures": "largest deviation/d_max over the orbits meeting the bound's hypotheses",
+     "threshold": 1.0 + 1e-6, "direction": "<=", "budgets": _ORBIT, "run": _chord_dmax},
+    {"id": "zhao.rescaling", "paper": "zhao",
+     "statement": "Rescaling the hidden units of a two-layer ReLU^k network at zero loss by m (outgoing weights by "
+                  "m^(−k)) keeps the function, yet the straight path's midpoint loss is "
+                  "(1 − 2^(−(k+1))(1 + m^(−k))(1 + m)^k)² ‖Y‖², unbounded in m.",
+     "measures": "largest relative error of the measured midpoint loss against the closed form",
+     "threshold": 1e-8, "direction": "<=",
+     "budgets": {"smoke": {"seed": 0, "ms": (2.0, 10.0)},
+                 "quick": {"seed": 0, "ms": (1.5, 2.0, 4.0, 10.0, 30.0, 100.0)},
+                 "full": {"seed": 0, "ms": (1.1, 1.5, 2.0, 4.0, 10.0, 30.0, 100.0, 300.0, 1000.0)}},
+     "run": _rescaling},
+]
