@@ -202,7 +202,8 @@ CLAIMS = [
         "id": "zhao.curvature-bound",
         "paper": "zhao",
         "statement": "For a curve of constant loss through a minimum with curvature at most κ and ends Δ apart, the "
-                     "loss on its chord exceeds the minimum by at most C_L · d_max, d_max = (1/κ)(1 − √(1 − (κΔ/2)²)), C_L "
+                     "loss on its chord exceeds the minimum by at most C_L · d_max, d_max = (1/κ)(1 − √(1 − (κΔ/2)²)), "
+                     "C_L "
                      "a Lipschitz constant of the loss near the curve.",
         "measures": "max over curves and chord points of (L(c(s)) − L_min) / (C_L · d_max), C_L the largest sampled "
                     "gradient norm between chord and curve (dimensionless)",
