@@ -30,38 +30,48 @@ from ..critical import add_zero_neuron, fit_student, gradient_norm, objective, t
 from ..data import Dataset, load
 from ..evaluate import fit_inputs
 from ..hessian import gradient
-from ..params import forward
+from ..params import forward, tree_norm
 from ..plots import new_figure, save_figure
-from ..symmetry._config import model_for
+from ..symmetry._config import layout_of, model_for
 
-__all__ = ["CLAIMS", "residual_correlation", "run", "zero_neuron_gradient"]
+__all__ = ["CLAIMS", "residual_correlation", "run", "zero_neuron_gradients"]
 
 DT = torch.float64
 
 
 def residual_correlation(params: Mapping[str, Tensor], config: Mapping, data: Dataset,
                          incoming: Tensor) -> Tensor:
-    """2 E[r σ(w_z·x + b_z)] over `data`'s training split, r = f(θ; x) − y, `incoming` = (w_z, b_z); shape (p,)."""
+    """2 E[r σ(w_z·x + b_z)] over `data`'s training split, r = f(θ; x) − y, per row (w_z, b_z) of `incoming`.
+
+    `incoming` has shape (K, d + 1); the result (K, p).
+    """
     model = model_for(config)
     x, y = data.split("train")
     x = fit_inputs(x, model).to(DT).flatten(1)  # (N, d)
-    r = forward(model, params, x) - y.to(DT)  # (N, p)
-    s = model.act(x @ incoming[:-1].to(DT) + incoming[-1].to(DT))  # (N,)
-    return 2 * (r * s[:, None]).mean(0)
+    with torch.no_grad():
+        r = forward(model, params, x) - y.to(DT)  # (N, p)
+    incoming = incoming.to(DT)
+    s = model.act(x @ incoming[:, :-1].T + incoming[:, -1])  # (N, K)
+    return 2 * s.T @ r / len(x)
 
 
-def zero_neuron_gradient(params: Mapping[str, Tensor], config: Mapping, data: Dataset,
-                         incoming: Tensor) -> tuple[float, Tensor, Tensor]:
-    """Add a zero-type unit with `incoming` to hidden layer 0: (||∇L|| of the result, autograd ∂L/∂a_z, formula).
+def zero_neuron_gradients(params: Mapping[str, Tensor], config: Mapping, data: Dataset,
+                          incoming: Tensor) -> tuple[list[float], Tensor, Tensor]:
+    """Add a zero-type unit to hidden layer 0 with each row of `incoming` (K, d + 1) in turn.
 
-    ∂L/∂a_z is read from the autograd gradient of the width-(m+1) loss (the new unit is the last one);
-    the formula is `residual_correlation` at the original point.
+    Returns (||∇L|| of each width-(m+1) network, the autograd ∂L/∂a_z (K, p), `residual_correlation` (K, p)).
     """
-    new, cfg = add_zero_neuron(params, config, 0, incoming=incoming)
+    new, cfg = add_zero_neuron(params, config, 0, incoming=incoming[0])
     loss_fn = objective(cfg, data)
-    out_key = f"layers.{len(cfg['widths'])}.weight"
-    grad = gradient(loss_fn, new)[out_key][:, -1]  # (p,)
-    return gradient_norm(loss_fn, new), grad, residual_correlation(params, config, data, incoming)
+    lay = layout_of(cfg, 0, where="zero_neuron_gradients")
+    z = cfg["widths"][0] - 1  # the new unit is the last one
+    norms, auto = [], []
+    for v in incoming:
+        point = lay.set(new, z, lay.unvector(new, v.to(DT), "in"))
+        grad = gradient(loss_fn, point)
+        norms.append(float(tree_norm(grad)))
+        auto.append(torch.cat([t.reshape(-1) for t in lay.get(grad, z, "out").values()]))
+    return norms, torch.stack(auto), residual_correlation(params, config, data, incoming)
 
 
 def _points(data: Dataset, seed: int, fit_steps: dict) -> list[tuple[str, dict, dict, float]]:
@@ -88,14 +98,10 @@ def run(out: Path, *, seeds: list[int], incoming: int, n_train: int, r_star: int
         vectors = torch.randn(incoming, d + 1, generator=g, dtype=DT)  # (K, d + 1) random (w_z, b_z)
         for kind, params, cfg, base_grad in _points(data, seed, fit_steps):
             loss = float(objective(cfg, data)(params))
-            gn = []
-            for v in vectors:
-                total, auto, formula = zero_neuron_gradient(params, cfg, data, v)
-                worst_formula = max(worst_formula, float((auto - formula).abs().max()))
-                gn.append(total)
-            own = [zero_neuron_gradient(params, cfg, data, torch.cat([params["layers.0.weight"][k],
-                                                                      params["layers.0.bias"][k:k + 1]]))[0]
-                   for k in range(cfg["widths"][0])]
+            gn, auto, formula = zero_neuron_gradients(params, cfg, data, vectors)
+            worst_formula = max(worst_formula, float((auto - formula).abs().max()))
+            own_vectors = torch.cat([params["layers.0.weight"], params["layers.0.bias"][:, None]], dim=1)
+            own = zero_neuron_gradients(params, cfg, data, own_vectors)[0]
             norms[kind] += gn
             rows.append({"seed": seed, "kind": kind, "width": cfg["widths"][0], "loss": loss,
                          "gradient_norm_before": base_grad, "gradient_norms": gn, "max": max(gn), "min": min(gn),
@@ -148,7 +154,7 @@ CLAIMS = [
         "budgets": {
             "smoke": {"seeds": [0], "incoming": 4, "n_train": 200,
                       "fit_steps": {"adam_steps": 200, "lbfgs_steps": 300, "newton_steps": 10}},
-            "quick": {"seeds": [0, 1, 2], "incoming": 32, "n_train": 1000},
+            "quick": {"seeds": [0, 1, 2], "incoming": 64, "n_train": 1000},
             "full": {"seeds": list(range(10)), "incoming": 256, "n_train": 2000},
         },
         "run": run,
