@@ -154,7 +154,8 @@ def run(out: Path, *, widths: list[int], n_train: int, p: int = 1, d: int = 2, s
                          "back to π θ_pp, then π θ_pp → π θ; loss evaluated at "
                          f"{per_segment} points per segment. Reached = route ends exactly on π θ_pp and |L − L(θ_pp)| "
                          f"<= {EQUAL_LOSS_TOL:g} on the whole route. The equal loss is the permutation point's, "
-                         "above the minimum's (the climb θ → θ_pp is the saddle's barrier)."),
+                         "above the minimum's; the straight segments θ → θ_pp and π θ_pp → π θ are not "
+                         "minimum-energy paths and rise above L(θ_pp) (path_max_loss)."),
         "inconclusive": None,
     }
 
