@@ -154,7 +154,7 @@ CLAIMS = [
         "budgets": {
             "smoke": {"seeds": [0], "incoming": 4, "n_train": 200,
                       "fit_steps": {"adam_steps": 200, "lbfgs_steps": 300, "newton_steps": 10}},
-            "quick": {"seeds": [0, 1, 2], "incoming": 64, "n_train": 1000},
+            "quick": {"seeds": [0, 1, 2], "incoming": 64, "n_train": 1000, "fit_steps": {"adam_steps": 1000}},
             "full": {"seeds": list(range(10)), "incoming": 256, "n_train": 2000},
         },
         "run": run,
