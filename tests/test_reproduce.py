@@ -11,10 +11,6 @@ from weightspace.reproduce import COVERAGE, FAILS, HOLDS, INCONCLUSIVE, PAPERS, 
 
 # Claims other issues deliver; until they land the smoke run cannot report them.
 PENDING = {
-    "simsek.zero-neuron-residual": "item 2 of issue 15 (new claims)",
-    "brea.permutations-reachable": "item 2 of issue 15 (new claims)",
-    "brea.multilayer-saddle": "item 2 of issue 15 (new claims)",
-    "zhao.curvature-bound": "item 2 of issue 15 (new claims)",
     "sharma.transformer-alignment": "the transformer (GPT) alignment issue",
     "pittorino.flatness-generalisation": "the symmetry-removal issue",
     "pittorino.flat-minima-closer": "the symmetry-removal issue",

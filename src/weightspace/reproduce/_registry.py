@@ -19,9 +19,13 @@ __all__ = ["BUDGETS", "CLAIM_MODULES", "COVERAGE", "PAPERS", "claims", "select"]
 # The claim modules, in report order within a paper. Append yours here (one place).
 CLAIM_MODULES: list[str] = [
     "critical_claims",
+    "zero_neuron",
+    "permutation_plateau",
+    "multilayer_saddle",
     "counting_claims",
     "connectivity_claims",
     "continuous_claims",
+    "curve_bound",
 ]
 
 BUDGETS = ("smoke", "quick", "full")
