@@ -6,7 +6,8 @@ Model: digits MLP 64-w-w-10 (two seeded initialisations as the endpoints: the co
 the weights). `evaluate_path(model, linear_path(a, b), data, points=K)` computes loss and error at K
 evenly spaced α on the split; the floor is K forward passes of the bare module at fixed weights, each
 followed by the cross-entropy (no path, no bookkeeping). Also timed: building the K points θ(α)
-alone (`linear_path(a, b).points`, one preallocated buffer), to show what the interpolation costs. Timings interleave the variants
+alone (`linear_path(a, b).points`, one preallocated buffer), to show what the interpolation
+costs. Timings interleave the variants
 round-robin and report medians, so load on a shared machine hits each alike.
 """
 
@@ -42,10 +43,10 @@ def main() -> None:
     for split in ("test", "train"):
         x, y = data.split(split)
 
-        def path():
+        def path(split=split):
             evaluate_path(model, linear_path(a, b), data, points=k, split=split)
 
-        def bare():
+        def bare(x=x, y=y):
             with torch.no_grad():
                 for _ in range(k):
                     torch.nn.functional.cross_entropy(model(x), y)

@@ -38,7 +38,8 @@ def _sequence(rng: np.random.Generator, n: int, kind: str) -> list[np.ndarray]:
         if kind == "int-ties":
             out.append(out[-1] + (rng.random((n, n)) < 0.05) * rng.integers(-1, 2, (n, n)))
         else:  # a rank-one move (one factor's units changed) or a small dense one
-            move = np.outer(rng.standard_normal(n), rng.standard_normal(n)) if step != 1 else rng.standard_normal((n, n))
+            dense = rng.standard_normal((n, n))
+            move = np.outer(rng.standard_normal(n), rng.standard_normal(n)) if step != 1 else dense
             out.append(out[-1] + 0.05 * move)
     return out
 

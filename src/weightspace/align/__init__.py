@@ -9,6 +9,6 @@ from ._pair import METHODS, align_pair
 from ._weight_matching import weight_matching
 
 __all__ = [
-    "METHODS", "Alignment", "WarmAssignment", "activation_matching", "align_many", "align_pair", "auction_solver", "learned_matching",
-    "merge", "scipy_solver", "solve", "weight_matching",
+    "METHODS", "Alignment", "WarmAssignment", "activation_matching", "align_many", "align_pair", "auction_solver",
+    "learned_matching", "merge", "scipy_solver", "solve", "weight_matching",
 ]

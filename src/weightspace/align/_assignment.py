@@ -193,7 +193,8 @@ def _repair(c: np.ndarray, u: np.ndarray, v: np.ndarray, col4row: np.ndarray,
     return col4row, v
 
 
-def _reinsert(c: np.ndarray, v: np.ndarray, col4row: np.ndarray, free_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _reinsert(c: np.ndarray, v: np.ndarray, col4row: np.ndarray,
+              free_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An optimal assignment and its column duals, from feasible duals `v` and a matching whose rows other
     than `free_rows` are tight: Jonker–Volgenant's augmenting row reduction over the free rows (each
     takes its cheapest column, lowering that column's dual to the row's second-best value and bumping

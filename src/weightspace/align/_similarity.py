@@ -38,7 +38,8 @@ def _terms(spec: Spec, name: str, pairs, others: GroupElement, child: str | None
                     continue
                 lead = (i, i + 1)
             for a, b in pairs:
-                yield unit_matrix(a[key], axis, seg, lead), unit_matrix(others._apply_tensor(key, b[key]), axis, seg, lead)
+                tb = others._apply_tensor(key, b[key])
+                yield unit_matrix(a[key], axis, seg, lead), unit_matrix(tb, axis, seg, lead)
 
 
 def factor_similarity(
@@ -67,7 +68,8 @@ class SimilarityCache:
 
     S = Σ_terms U_A U_Bᵀ, and another factor's permutation moves only some columns of each U_B (those
     of its units that changed), so S_new = S_old + Σ U_A[:, m] (U_B,new[:, m] − U_B,old[:, m])ᵀ over the
-    changed columns m (products in the networks' precision, accumulated in float64). Past `max_fraction` of the columns changed, S is recomputed.
+    changed columns m (products in the networks' precision, accumulated in float64). Past `max_fraction`
+    of the columns changed, S is recomputed.
     `products` counts full recomputations, `updates` low-rank ones, `reused` unchanged returns.
     """
 
