@@ -123,7 +123,7 @@ class WarmAssignment:
             _check(similarity)
         n = c.shape[0]
         v = self.duals.get(key)
-        if current is not None and v is not None and len(v) == n and n > 0:
+        if current is not None and v is not None and len(v) == n == len(current) and n > 0:
             col4row = current.detach().to("cpu", torch.int64).numpy().copy()
             tol = self.rtol * max(1.0, float(np.abs(c).max()))
             u = (c - v).min(axis=1)  # (n,) feasible row duals
