@@ -1,11 +1,19 @@
-"""Weight matching vs the `rebasin` package on the same model pairs, and the cost of a K-point barrier.
+"""Weight matching vs the `rebasin` package on trained pairs (and on freshly initialised ones).
 
-Usage: python bench/align_bench.py [--widths 128,512,1024,2048,4096] [--rebasin-max 4096] [--resnet]
-Pairs are two independently initialised networks (seeds 0 and 1) of the same architecture; both tools
-stop when a full sweep over the permutation groups improves nothing. Reported: wall time of each, the
-objective Σ⟨θ_A, π(θ_B)⟩ each reaches, weightspace's time inside the assignment solver and inside the
-similarity products, and evaluate_path with K points (interpolation, loss and error at each) against K
-bare forward passes computing the loss on the same split.
+Usage: python bench/align_bench.py [--widths 512,1024,2048,4096] [--resnet] [--init-widths 512,2048]
+                                   [--cache out/align_pairs]
+
+Trained pairs (the workload users run): digits MLPs 64-h-h-10 trained with Adam (lr 1e-3, 3 epochs,
+batch 128) from seeds 0 and 1, and ResNet-20x4 (BatchNorm) on digits as 8x8 images (Adam, 5 epochs,
+batch 128); trained weights are cached under --cache (rerun: no training). Random-initialisation
+pairs (seeds 0 and 1) form a second table. In one process, per pair, interleaved:
+  weightspace            — `weight_matching` as shipped (SciPy, every similarity product recomputed);
+  weightspace, incremental — `incremental=True`: similarities updated where the other factors moved;
+  weightspace, incremental + WarmAssignment — and `solver=WarmAssignment()` (certify / repair from duals);
+  rebasin         — `PermutationCoordinateDescent(...).rebasin()`.
+All stop when a full sweep improves nothing; spec derivation / graph building is included in each time.
+Reported per tool: wall time, sweeps, assignment problems (certified / repaired / solved), time in the
+assignment solver and in similarity products, and the objective Σ⟨θ_A, π(θ_B)⟩.
 """
 
 import argparse
@@ -18,54 +26,112 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 import weightspace as ws  # noqa: E402
-from _timing import median_time  # noqa: E402
-from weightspace.align import _similarity, _weight_matching, weight_matching  # noqa: E402
-from weightspace.align._assignment import scipy_solver  # noqa: E402
+from weightspace.align import _assignment, _similarity, _weight_matching, weight_matching  # noqa: E402
 from weightspace.models import build, example_input  # noqa: E402
-from weightspace.paths import evaluate_path, linear_path  # noqa: E402
 from weightspace.symmetry import spec_of  # noqa: E402
 
 
-def pair(config):
-    torch.manual_seed(0)
-    a = build(config).eval()
-    torch.manual_seed(1)
-    b = build(config).eval()
-    return a, b
+def mlp(w):
+    return {"name": "mlp", "input_shape": [64], "num_outputs": 10, "widths": [w, w]}
+
+
+RESNET = {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 10, "width": 4}
+
+
+def train(config, seed, epochs):
+    """Adam lr 1e-3, batch 128, `epochs` epochs on the digits train split, from seed `seed`."""
+    data = ws.data.load("digits", image=config["name"] != "mlp")
+    x, y = data.split("train")
+    torch.manual_seed(seed)
+    model = build(config)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=gen).split(128):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+    return model.eval()
+
+
+def pair(config, trained, cache: Path, epochs):
+    if not trained:
+        out = []
+        for seed in (0, 1):
+            torch.manual_seed(seed)
+            out.append(build(config).eval())
+        return out
+    out = []
+    for seed in (0, 1):
+        tag = "resnet20x4" if config["name"] != "mlp" else f"mlp{config['widths'][0]}"
+        path = cache / f"{tag}_seed{seed}_e{epochs}.pt"
+        if path.exists():
+            model = build(config).eval()
+            model.load_state_dict(torch.load(path))
+        else:
+            model = train(config, seed, epochs)
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            torch.save(model.state_dict(), tmp)
+            tmp.replace(path)
+        out.append(model)
+    return out
 
 
 def objective(a, b):
     return sum(float((a[k].double() * b[k].double()).sum()) for k in a if a[k].is_floating_point())
 
 
-def ours(a, b):
-    x = example_input(a.config)
-    spec = spec_of(a, x)
-    sa, sb = a.state_dict(), b.state_dict()
-    clock = {"solver": 0.0, "similarity": 0.0}
+class Clock:
+    """Time spent in the assignment solver and in similarity products, by patching the hot functions."""
 
-    def timed_solver(s):
-        t = time.perf_counter()
-        out = scipy_solver(s)
-        clock["solver"] += time.perf_counter() - t
-        return out
+    def __init__(self):
+        self.t = {"solver": 0.0, "products": 0.0}
+        self.counts = {"certified": 0, "repaired": 0, "solved": 0}
 
-    real_sim = _similarity.factor_similarity
+    def wrap(self, obj, attr, slot):
+        real = getattr(obj, attr)
 
-    def timed_similarity(*args, **kwargs):
-        t = time.perf_counter()
-        out = real_sim(*args, **kwargs)
-        clock["similarity"] += time.perf_counter() - t
-        return out
+        def timed(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.t[slot] += time.perf_counter() - t
 
-    _weight_matching.factor_similarity = timed_similarity
+        setattr(obj, attr, timed)
+        return real
+
+
+def ours(a, b, variant: str):
+    """variant: "plain" (as shipped), "incremental" (SciPy, incremental similarities), "warm" (+ WarmAssignment)."""
+    clock = Clock()
+    patched = [(_weight_matching, "factor_similarity"), (_similarity.SimilarityCache, "__call__"),
+               (_assignment.WarmAssignment, "__call__"), (_assignment, "scipy_solver")]
+    reals = [clock.wrap(o, n, "solver" if "solver" in n or o is _assignment.WarmAssignment else "products")
+             for o, n in patched]
+    scipy_calls = [0]
+
+    def counted(s):
+        scipy_calls[0] += 1
+        return _assignment.scipy_solver(s)
+
+    warm = _assignment.WarmAssignment()
     try:
         t = time.perf_counter()
-        al = weight_matching(sa, sb, spec, solver=timed_solver)
+        spec = spec_of(a, example_input(a.config))
+        sa, sb = a.state_dict(), b.state_dict()
+        al = weight_matching(sa, sb, spec, solver=warm if variant == "warm" else counted,
+                             incremental=variant != "plain")
         total = time.perf_counter() - t
     finally:
-        _weight_matching.factor_similarity = real_sim
-    return total, objective(sa, al.apply(sb)), clock, al.iterations
+        for (o, n), real in zip(patched, reals, strict=True):
+            setattr(o, n, real)
+    counts = ({k: warm.stats[k] for k in ("certified", "repaired", "solved")} if variant == "warm"
+              else {"solved": scipy_calls[0]})
+    return {"time": total, "objective": objective(sa, al.apply(sb)), "sweeps": al.iterations, "counts": counts,
+            **clock.t}
 
 
 def theirs(a, b):
@@ -76,61 +142,62 @@ def theirs(a, b):
     t = time.perf_counter()
     PermutationCoordinateDescent(a, b2, x).rebasin()
     total = time.perf_counter() - t
-    return total, objective(a.state_dict(), b2.state_dict())
+    return {"time": total, "objective": objective(a.state_dict(), b2.state_dict())}
 
 
-def barrier_cost(split, points=25):
-    data = ws.data.load("digits")
-    model = build({"name": "mlp", "input_shape": [64], "num_outputs": 10, "widths": [512, 512]}).eval()
-    a = model.state_dict()
-    b = build(model.config).state_dict()
-    x, y = data.split(split)
-    t_path = median_time(lambda: evaluate_path(model, linear_path(a, b), data, points=points, split=split),
-                         repeats=5)
+def fmt_counts(c):
+    return "/".join(str(c.get(k, 0)) for k in ("certified", "repaired", "solved"))
 
-    def bare():  # K forward passes at fixed weights, each giving the loss (no path, no bookkeeping)
-        with torch.no_grad():
-            for _ in range(points):
-                torch.nn.functional.cross_entropy(model(x), y)
 
-    t_bare = median_time(bare, repeats=5)
-    return t_path, t_bare
+def table(cases, trained, cache, epochs, rebasin_max):
+    print("| model | tool | time (s) | sweeps | assignments cert./rep./solved | in solver (s) | in products (s) | "
+          "objective | rebasin / tool |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, config, w in cases:
+        a, b = pair(config, trained, cache, epochs if config["name"] == "mlp" else 5)
+        rows = {"weightspace": ours(a, b, "plain"), "weightspace, incremental": ours(a, b, "incremental"),
+                "weightspace, incremental + WarmAssignment": ours(a, b, "warm")}
+        if w <= rebasin_max:
+            try:
+                rows["rebasin"] = theirs(a, b)
+            except Exception as err:  # noqa: BLE001 - report what rebasin does on this model
+                rows["rebasin"] = {"error": type(err).__name__}
+        rb = rows.get("rebasin", {}).get("time")
+        for tool, r in rows.items():
+            if "error" in r:
+                print(f"| {label} | {tool} | fails ({r['error']}) | | | | | | |")
+                continue
+            extra = (f"{r['sweeps']} | {fmt_counts(r['counts'])} | {r['solver']:.2f} | {r['products']:.2f}"
+                     if "sweeps" in r else "– | – | – | –")
+            ratio = f"{rb / r['time']:.2f}x" if rb is not None else "n/a"
+            print(f"| {label} | {tool} | {r['time']:.2f} | {extra} | {r['objective']:.6g} | {ratio} |", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--widths", default="128,512,1024,2048,4096")
+    p.add_argument("--widths", default="512,1024,2048,4096")
+    p.add_argument("--init-widths", default="512,2048")
     p.add_argument("--rebasin-max", type=int, default=4096)
     p.add_argument("--resnet", action="store_true")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--cache", default="out/align_pairs")
     args = p.parse_args()
     torch.set_num_threads(2)
-    print("| model | weightspace (s) | sweeps | in solver | in similarity | rebasin (s) | speed-up | "
-          "objective ws − rebasin |")
-    print("|---|---|---|---|---|---|---|---|")
-    cases = [(f"MLP 64-{w}-{w}-10", {"name": "mlp", "input_shape": [64], "num_outputs": 10, "widths": [w, w]}, w)
-             for w in map(int, args.widths.split(","))]
+    cache = Path(args.cache)
+    t0 = time.perf_counter()
+    ours(*pair(mlp(16), False, cache, 0), "warm")  # warm-up: first fx trace, first SciPy call
+    theirs(*pair(mlp(16), False, cache, 0))
+    cases = [(f"MLP 64-{w}-{w}-10", mlp(w), w) for w in map(int, args.widths.split(",")) if w]
     if args.resnet:
-        cases.append(("ResNet-20x4 (BN, 8x8)", {"name": "resnet20", "input_shape": [1, 8, 8], "num_outputs": 10,
-                                                "width": 4}, 0))
-    for label, config, w in cases:
-        a, b = pair(config)
-        t_ws, obj_ws, clock, sweeps = ours(a, b)
-        if w <= args.rebasin_max:
-            try:
-                t_rb, obj_rb = theirs(a, b)
-                rb, speed, gap = f"{t_rb:.2f}", f"{t_rb / t_ws:.1f}x", f"{obj_ws - obj_rb:+.4g}"
-            except Exception as err:  # noqa: BLE001 - report what rebasin does on this model
-                rb, speed, gap = f"fails ({type(err).__name__})", "n/a", "n/a"
-        else:
-            rb, speed, gap = "not run", "n/a", "n/a"
-        print(f"| {label} | {t_ws:.2f} | {sweeps} | {100 * clock['solver'] / t_ws:.0f}% | "
-              f"{100 * clock['similarity'] / t_ws:.0f}% | {rb} | {speed} | {gap} |", flush=True)
-    print("\n| K = 25 point path, MLP 64-512-512-10 | evaluate_path (s) | 25 bare forward passes (s) | ratio |")
-    print("|---|---|---|---|")
-    for split in ("test", "train"):
-        t_path, t_bare = barrier_cost(split)
-        n = len(ws.data.load("digits").split(split)[0])
-        print(f"| digits {split} split ({n} samples) | {t_path:.3f} | {t_bare:.3f} | {t_path / t_bare:.2f} |")
+        cases.append(("ResNet-20x4 (BN, 8x8)", RESNET, 0))
+    print("### Trained pairs\n")
+    table(cases, True, cache, args.epochs, args.rebasin_max)
+    init = [(f"MLP 64-{w}-{w}-10", mlp(w), w) for w in map(int, args.init_widths.split(",")) if w]
+    if args.resnet:
+        init.append(("ResNet-20x4 (BN, 8x8)", RESNET, 0))
+    print("\n### Freshly initialised pairs\n")
+    table(init, False, cache, args.epochs, args.rebasin_max)
+    print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ mutates a user's module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -23,6 +23,7 @@ __all__ = [
     "check_same_structure",
     "check_finite",
     "lerp",
+    "Lerp",
     "combine",
     "tree_sub",
     "tree_dot",
@@ -160,6 +161,45 @@ def lerp(a: Mapping[str, Tensor], b: Mapping[str, Tensor], t: float) -> Params:
     if t == 1:
         return {k: v.clone() for k, v in b.items()}
     return {k: torch.lerp(v, b[k], t) if v.is_floating_point() else v.clone() for k, v in a.items()}
+
+
+class Lerp:
+    """θ(t) = (1 − t) θ_a + t θ_b for one pair, with the floating tensors of each dtype/device flattened once.
+
+    Calling it gives a fresh dict, like `lerp`; `points(ts)` yields θ(t) for each t written into one
+    preallocated flat buffer per dtype/device (one fused `torch.lerp` per point, no allocation): each
+    yielded dict holds views of that buffer and is valid until the next one is drawn. Exact at t = 0, 1.
+    """
+
+    def __init__(self, a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> None:
+        check_same_structure(a, b)
+        self.a, self.b = a, b
+        groups: dict[tuple, list[str]] = {}
+        for k, v in a.items():
+            if v.is_floating_point():
+                groups.setdefault((v.dtype, v.device), []).append(k)
+        self._groups = [(keys, torch.cat([a[k].reshape(-1) for k in keys]),
+                         torch.cat([b[k].reshape(-1).to(a[k].dtype) for k in keys])) for keys in groups.values()]
+
+    def __call__(self, t: float) -> Params:
+        return lerp(self.a, self.b, t)
+
+    def points(self, ts: Sequence[float]) -> Iterator[Params]:
+        bufs = [torch.empty_like(fa) for _, fa, _ in self._groups]
+        point: Params = {k: v.clone() for k, v in self.a.items() if not v.is_floating_point()}
+        for (keys, _, _), buf in zip(self._groups, bufs, strict=True):
+            for k, part in zip(keys, torch.split(buf, [self.a[k].numel() for k in keys]), strict=True):
+                point[k] = part.view(self.a[k].shape)
+        point = {k: point[k] for k in self.a}  # the state dict's order
+        for t in ts:
+            for (_, fa, fb), buf in zip(self._groups, bufs, strict=True):
+                if t == 0:
+                    buf.copy_(fa)
+                elif t == 1:
+                    buf.copy_(fb)
+                else:
+                    torch.lerp(fa, fb, t, out=buf)
+            yield point
 
 
 def tree_sub(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Params:

@@ -3,7 +3,10 @@
 maximise_π Σ_pairs Σ_tensors ⟨θ_A, π(θ_B)⟩. A first pass in forward order matches each factor on the
 tensors whose other factors are already matched (the input side); then each step fixes every factor
 but one and solves a linear assignment for it, visiting factors in random order until a full sweep
-improves nothing (a factor none of whose neighbours moved since it was last solved is not solved again). With
+improves nothing (a factor none of whose neighbours moved since it was last solved is not solved again). The
+later sweeps reuse work and stay exact: each factor's similarity is updated only where its neighbours'
+permutations moved (`SimilarityCache`, `incremental=True`), and with `solver=WarmAssignment()` each
+assignment is certified optimal from the duals of its last solve, or repaired by augmenting paths. With
 several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
 training trajectories or pruning sequences at once.
 """
@@ -19,8 +22,8 @@ from ..errors import ConfigError
 from ..params import check_finite, check_same_structure
 from ..symmetry import FactorAction, GroupElement, Spec
 from ._alignment import Alignment
-from ._assignment import Solver, solve
-from ._similarity import factor_similarity, objective, without
+from ._assignment import Solver, WarmAssignment, solve
+from ._similarity import SimilarityCache, factor_similarity, objective, without
 
 __all__ = ["weight_matching", "as_pairs"]
 
@@ -42,11 +45,18 @@ def _value(s: Tensor, perm: Tensor) -> float:
     return float(s[torch.arange(len(perm), device=s.device), perm.to(s.device)].sum())
 
 
-def _step_plain(spec, name, pairs, element, solver, skip=frozenset()) -> tuple[FactorAction, float, float]:
-    s = factor_similarity(spec, name, pairs, without(element, {name}), skip=skip)
+def _step_plain(spec, name, pairs, element, solver, skip=frozenset(), cache=None) -> tuple[FactorAction, float, float]:
+    others = without(element, {name})
+    if cache is not None and not skip:
+        s = cache(spec, name, pairs, others)
+    else:
+        s = factor_similarity(spec, name, pairs, others, skip=skip)
     if s is None:  # every tensor of this factor waits for a later one
         return element.actions[name], 0.0, 0.0
-    perm = solve(s, solver).cpu()
+    if isinstance(solver, WarmAssignment) and not s.is_cuda:
+        perm = solver(s, element.actions[name].perm, key=(name, bool(skip))).cpu()
+    else:
+        perm = solve(s, solver).cpu()
     return FactorAction(perm), _value(s, element.actions[name].perm), _value(s, perm)
 
 
@@ -91,6 +101,7 @@ def weight_matching(
     init: GroupElement | None = None,
     tol: float = 1e-12,
     callback: Callable[[int, float], None] | None = None,
+    incremental: bool = False,
 ) -> Alignment:
     """The permutation of `other` (a state dict, or a list sharing one permutation) closest to `reference`.
 
@@ -98,6 +109,10 @@ def weight_matching(
       spec: the symmetry spec of the architecture (`spec_of`); only permutation factors are matched.
       generator: orders the factors in each sweep (default: seed 0).
       init: warm start (default: the identity).
+      solver: `S -> π` for every assignment (default: SciPy on CPU, the auction on CUDA); a
+        `WarmAssignment` instance is also told each factor's current permutation.
+      incremental: update each similarity where the other factors moved instead of recomputing it
+        (the same matrices up to rounding; False: the plain algorithm).
     Returns:
       `Alignment` whose `.apply(other)` is the aligned network, with the objective after each sweep.
     """
@@ -111,6 +126,7 @@ def weight_matching(
         if f.parent is not None:
             children.setdefault(f.parent, []).append(f.name)
     names = [f.name for f in spec.permutation_factors]
+    cache = SimilarityCache() if incremental else None
     neighbours = {name: spec.neighbours(name) for name in names}
     fresh: set[str] = set()  # solved with every tensor in view, and no neighbour has moved since
 
@@ -124,7 +140,7 @@ def weight_matching(
             if name in children:
                 continue
             later = frozenset(names[i + 1:]) & neighbours[name]
-            action, _, _ = _step_plain(spec, name, pairs, element, solver, skip=later)
+            action, _, _ = _step_plain(spec, name, pairs, element, solver, skip=later, cache=cache)
             if not torch.equal(action.perm, element.actions[name].perm):
                 element = GroupElement(spec, {**element.actions, name: action})
                 fresh.difference_update(neighbours[name])
@@ -141,7 +157,7 @@ def weight_matching(
             if name in children:
                 new, old_v, new_v = _step_heads(spec, name, children[name], pairs, element, solver)
             else:
-                action, old_v, new_v = _step_plain(spec, name, pairs, element, solver)
+                action, old_v, new_v = _step_plain(spec, name, pairs, element, solver, cache=cache)
                 new = {name: action}
             if new_v > old_v + tol * max(1.0, abs(old_v)):
                 element = GroupElement(spec, {**element.actions, **new})

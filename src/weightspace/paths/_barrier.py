@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ..data import Dataset
 from ..errors import ConfigError
 from ..evaluate import evaluate
-from ..params import Params
+from ..params import Lerp, Params
 
 __all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_curve", "evaluate_path", "loss_curve"]
 
@@ -97,7 +97,8 @@ def evaluate_curve(
 ) -> PathCurve:
     """(loss, error) = `measure(θ(α))` at `points` evenly spaced α ∈ [0, 1] (or at `alphas`): the one evaluator.
 
-    `prepare` maps the path's parameters before measuring (BatchNorm reset, REPAIR); `measure` returns
+    `prepare` maps the path's parameters before measuring (BatchNorm reset, REPAIR) and, like `measure`,
+    must not keep them: a linear path (`params.Lerp`) reuses one buffer for every point. `measure` returns
     an error of None where it is undefined (regression, a bare objective), and then the curve has none.
     """
     if alphas is None:
@@ -105,8 +106,10 @@ def evaluate_curve(
             raise ConfigError(f"{where}: points must be an integer >= 2, got {points!r}")
         alphas = torch.linspace(0, 1, points, dtype=torch.float64).tolist()
     loss, error = [], []
-    for i, a in enumerate(alphas):
-        params = dict(path(a))
+    # a linear path writes each θ(α) into one preallocated buffer; any other path builds a dict per point
+    points = path.points(alphas) if isinstance(path, Lerp) else (path(a) for a in alphas)
+    for i, point in enumerate(points):
+        params = dict(point)
         if prepare is not None:
             params = prepare(params)
         value, err = measure(params)

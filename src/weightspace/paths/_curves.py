@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from torch import Tensor
 
-from ..params import Params, check_same_structure, lerp
+from ..params import Lerp
 
 __all__ = ["linear_path"]
 
 
-def linear_path(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Callable[[float], Params]:
-    """θ(α) = (1 − α) θ_a + α θ_b."""
-    check_same_structure(a, b)
-    return lambda alpha: lerp(a, b, alpha)
+def linear_path(a: Mapping[str, Tensor], b: Mapping[str, Tensor]) -> Lerp:
+    """θ(α) = (1 − α) θ_a + α θ_b (a callable `params.Lerp`; `evaluate_curve` fills one buffer with its points)."""
+    return Lerp(a, b)

@@ -1,0 +1,73 @@
+"""The cost of a K-point barrier against its floor, K bare forward passes computing the loss.
+
+Usage: python bench/barrier_bench.py [--points 25] [--repeats 7] [--width 512]
+
+Model: digits MLP 64-w-w-10 (two seeded initialisations as the endpoints: the cost does not depend on
+the weights). `evaluate_path(model, linear_path(a, b), data, points=K)` computes loss and error at K
+evenly spaced α on the split; the floor is K forward passes of the bare module at fixed weights, each
+followed by the cross-entropy (no path, no bookkeeping). Also timed: building the K points θ(α)
+alone (`linear_path(a, b).points`, one preallocated buffer), to show what the interpolation
+costs. Timings interleave the variants
+round-robin and report medians, so load on a shared machine hits each alike.
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import weightspace as ws
+from weightspace.models import build
+from weightspace.paths import evaluate_path, linear_path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--points", type=int, default=25)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--width", type=int, default=512)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    k = args.points
+    data = ws.data.load("digits")
+    config = {"name": "mlp", "input_shape": [64], "num_outputs": 10, "widths": [args.width, args.width]}
+    torch.manual_seed(0)
+    model = build(config).eval()
+    torch.manual_seed(1)
+    a, b = model.state_dict(), build(config).state_dict()
+    alphas = torch.linspace(0, 1, k, dtype=torch.float64).tolist()
+    print(f"| split | samples | evaluate_path, K={k} (ms) | {k} bare forward passes (ms) | ratio | "
+          f"{k} points θ(α) alone (ms) |")
+    print("|---|---|---|---|---|---|")
+    for split in ("test", "train"):
+        x, y = data.split(split)
+
+        def path(split=split):
+            evaluate_path(model, linear_path(a, b), data, points=k, split=split)
+
+        def bare(x=x, y=y):
+            with torch.no_grad():
+                for _ in range(k):
+                    torch.nn.functional.cross_entropy(model(x), y)
+
+        def points():
+            for _ in linear_path(a, b).points(alphas):
+                pass
+
+        fns = {"path": path, "bare": bare, "lerp": points}
+        times = {n: [] for n in fns}
+        for f in fns.values():
+            f()  # warm-up
+        for _ in range(args.repeats):
+            for n, f in fns.items():
+                t = time.perf_counter()
+                f()
+                times[n].append(time.perf_counter() - t)
+        med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
+        print(f"| digits {split} | {len(x)} | {med['path']:.1f} | {med['bare']:.1f} | "
+              f"{med['path'] / med['bare']:.2f} | {med['lerp']:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
