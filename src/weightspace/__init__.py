@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _SUBMODULES = ("align", "connectivity",  # connectivity: re-exports kept for one release
-               "continuous", "counting", "data", "hessian", "models", "paths", "plots")
+               "continuous", "counting", "data", "flatness", "hessian", "models", "optim", "paths", "plots")
 _NAMES = {
     "ArchitectureMismatch": "errors", "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
     "NonFiniteError": "errors", "SymmetryError": "errors", "WeightspaceError": "errors",
@@ -30,12 +30,12 @@ _NAMES = {
 __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align",
-    "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "plots",
-    "save", "save_params", "spec_of", "train",
+    "continuous", "counting", "data", "evaluate", "flatness", "hessian", "load", "load_checkpoint", "models", "optim",
+    "paths", "plots", "save", "save_params", "spec_of", "train",
 ]
 
 if TYPE_CHECKING:
-    from . import align, continuous, counting, data, hessian, models, paths, plots
+    from . import align, continuous, counting, data, flatness, hessian, models, optim, paths, plots
     from .errors import (
         ArchitectureMismatch,
         CheckpointError,

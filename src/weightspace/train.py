@@ -266,14 +266,16 @@ def train(
         if resume or force:
             raise ConfigError("train: resume and force need a run directory (out)")
         return _train(model, data, None, None, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      schedule=schedule, seed=seed,
                       save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
     run_dir = Path(out)
     lock, created = _open_run(run_dir)
     try:
         state = _prepare(run_dir, resume=resume, force=force)
         return _train(model, data, run_dir, state, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      schedule=schedule, seed=seed,
                       save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
     except Exception:
         if created is not None:  # nothing of a failed run is left in a folder made for it
