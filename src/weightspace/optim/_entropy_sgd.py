@@ -72,7 +72,7 @@ class EntropySGD(torch.optim.Optimizer):
         first = self.param_groups[0]["params"][0]
         saved = self.state[first].get("rng")
         if saved is not None:
-            self._generator.set_state(saved)
+            self._generator.set_state(saved.to(torch.uint8).cpu())  # load_state_dict casts it to the dtype
         return self._generator
 
     @torch.no_grad()
