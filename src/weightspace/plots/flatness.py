@@ -25,7 +25,8 @@ def plot_local_energy(curves: Mapping[str, LocalEnergy], *, title: str = "") -> 
         ax.errorbar(c.levels, [scale * v for v in c.local_energy], yerr=[scale * s for s in c.stderr], marker="o",
                     markersize=3, capsize=2, label=label)
     ax.set_xlabel("σ (relative noise)" if first.perturbation == "gaussian" else "p (fraction of flipped weights)")
-    ax.set_ylabel(f"local energy δ{first.split} {first.metric}" + (" (points)" if first.metric == "error" else ""))
+    unit = " (points)" if first.metric == "error" else ""
+    ax.set_ylabel(f"local energy δE: rise of the {first.split} {first.metric}{unit}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     if title:
