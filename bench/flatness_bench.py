@@ -1,13 +1,15 @@
 """Flatness and fitted curves on trained networks: what they cost.
 
-Usage: python bench/flatness_bench.py [--draws 8,32,128] [--repeats 3]  (two Markdown tables).
+Usage: python bench/flatness_bench.py [--draws 8,32,128] [--repeats 3] [--epochs 20] [--fit-steps 1000]
+       [--cases digits,mnist1d]  (two Markdown tables).
 
 1. Local energy (training error, 5 values of σ) of a trained MLP vs the number of draws N: batched
    (`local_energy`, perturbed networks stacked and vmapped 32 at a time), one at a time through the library
    (`batched=False`), and the loop a user would otherwise write (deepcopy the model, perturb it in place,
    evaluate it). The floor is the forward passes themselves: N·5 + 1 evaluations of the unperturbed network.
-2. Fitting a chain with one bend (1000 Adam steps, minibatch 128, one t per step) vs training one endpoint
-   network (20 epochs of SGD, batch 64), on the same MLP and data, with the error barriers of both paths.
+2. Fitting a chain with one bend (`--fit-steps` Adam steps, minibatch 128, one t per step) vs training one
+   endpoint network (`--epochs` epochs of SGD, batch 64), on the same MLP and data, with the error barriers
+   of both paths.
 """
 
 import argparse
@@ -25,8 +27,8 @@ from weightspace.evaluate import fit_inputs  # noqa: E402
 from weightspace.flatness import local_energy  # noqa: E402
 
 CASES = {
-    "digits, MLP 64-512-512-10": ("digits", {"name": "mlp", "widths": [512, 512]}),
-    "MNIST-1D, MLP 40-256-256-10": ("mnist1d", {"name": "mlp", "widths": [256, 256]}),
+    "digits": ("digits, MLP 64-512-512-10", {"name": "mlp", "widths": [512, 512]}),
+    "mnist1d": ("MNIST-1D, MLP 40-256-256-10", {"name": "mlp", "widths": [256, 256]}),
 }
 SIGMAS = [0.0, 0.05, 0.1, 0.15, 0.2]
 
@@ -58,21 +60,25 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--draws", default="8,32,128")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--fit-steps", type=int, default=1000)
+    parser.add_argument("--cases", default="digits,mnist1d")
     args = parser.parse_args()
     draws = [int(d) for d in args.draws.split(",")]
     torch.set_num_threads(2)
     trained = {}
-    for label, (name, config) in CASES.items():
+    for name in args.cases.split(","):
+        label, config = CASES[name]
         data = ws.data.load(name)
         t0 = time.perf_counter()
-        a = ws.train(config, data, epochs=20, batch_size=64, seed=0)
+        a = ws.train(config, data, epochs=args.epochs, batch_size=64, seed=0)
         t_train = time.perf_counter() - t0
-        trained[label] = (data, a, t_train)
+        trained[label] = (data, a, t_train, config)
 
     print("| dataset, model | draws N | networks | batched (s) | one at a time (s) | user loop (s) | floor (s) | "
           "user loop / batched | batched / floor |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, (data, a, _) in trained.items():
+    for label, (data, a, _, _) in trained.items():
         model, params = a.model, ws.params.state_of(a.model)
         for n in draws:
             def run(batched, n=n, model=model, params=params, data=data):
@@ -83,19 +89,18 @@ def main() -> None:
             t_u = median_time(lambda n=n, model=model, data=data: user_loop(model, data, n), repeats=args.repeats)
             t_f = median_time(lambda n=n, model=model, data=data: floor(model, data, n), repeats=args.repeats)
             print(f"| {label} | {n} | {n * len(SIGMAS) + 1} | {t_b:.2f} | {t_s:.2f} | {t_u:.2f} | {t_f:.2f} | "
-                  f"{t_u / t_b:.2f} | {t_b / t_f:.2f} |")
+                  f"{t_u / t_b:.2f} | {t_b / t_f:.2f} |", flush=True)
 
     print()
-    print("| dataset, model | train one endpoint, 20 epochs (s) | fit chain, 1000 steps (s) | fit / train | "
-          "train error barrier: line | fitted chain |")
+    print(f"| dataset, model | train one endpoint, {args.epochs} epochs (s) | fit chain, {args.fit_steps} steps (s) | "
+          "fit / train | train error barrier: line | fitted chain |")
     print("|---|---|---|---|---|---|")
-    for label, (data, a, t_train) in trained.items():
-        name, config = CASES[label]
-        b = ws.train(config, data, epochs=20, batch_size=64, seed=1)
+    for label, (data, a, t_train, config) in trained.items():
+        b = ws.train(config, data, epochs=args.epochs, batch_size=64, seed=1)
         pa, pb = ws.params.state_of(a.model), ws.params.state_of(b.model)
         t0 = time.perf_counter()
-        curve = ws.paths.fit_model_curve(a.model, data, pa, pb, kind="chain", steps=1000, lr=0.01, batch_size=128,
-                                         generator=torch.Generator().manual_seed(0))
+        curve = ws.paths.fit_model_curve(a.model, data, pa, pb, kind="chain", steps=args.fit_steps, lr=0.01,
+                                         batch_size=128, generator=torch.Generator().manual_seed(0))
         t_fit = time.perf_counter() - t0
         along = ws.paths.evaluate_fitted_curve(a.model, curve, data, points=21)
         line = ws.paths.evaluate_path(a.model, ws.paths.linear_path(pa, pb), data, points=21, split="train")
