@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _SUBMODULES = ("align", "connectivity",  # connectivity: re-exports kept for one release
-               "continuous", "counting", "data", "hessian", "models", "paths", "plots")
+               "continuous", "counting", "data", "hessian", "models", "paths", "plots", "sweep")
 _NAMES = {
     "ArchitectureMismatch": "errors", "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
     "NonFiniteError": "errors", "SymmetryError": "errors", "WeightspaceError": "errors",
@@ -31,11 +31,11 @@ __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align",
     "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "plots",
-    "save", "save_params", "spec_of", "train",
+    "save", "save_params", "spec_of", "sweep", "train",
 ]
 
 if TYPE_CHECKING:
-    from . import align, continuous, counting, data, hessian, models, paths, plots
+    from . import align, continuous, counting, data, hessian, models, paths, plots, sweep
     from .errors import (
         ArchitectureMismatch,
         CheckpointError,

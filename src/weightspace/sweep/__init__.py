@@ -1,43 +1,16 @@
-"""Running many independent jobs: a local executor by default, Ray as an optional engine.
+"""Sweeps that survive a kill: jobs with identity, a run store, a local or Ray executor.
 
-A job is a picklable function and its keyword arguments; results come back in order. Jobs whose
-outputs already exist are skipped by the callers (every job writes its own run directory
-atomically), so an interrupted sweep resumes without losing finished runs.
+A sweep is a task over the cartesian product of a grid (`Sweep`, or a TOML file with `task`, `[grid]`,
+`[fixed]`). Each job (task + config) has a key (`Job.key`); the driver (`run`) records every job in
+`sweep.sqlite` in the output folder and its artifacts in `jobs/<key>/`, written atomically, so a rerun
+skips what is done. Tasks are registered with `@task(name, takes=...)`; built in: `train`, `barrier`,
+`width` (see docs/sweeps.md). Ray (`pip install 'weightspace[ray]'`) is started by `run` only.
 """
 
-from __future__ import annotations
+from ._driver import RECORD_KEYS, results, run, status
+from ._executors import EXECUTORS
+from ._jobs import TASKS, Job, Sweep, Task, get_task, load_sweep, task
+from ._store import STATUSES
 
-from collections.abc import Callable, Sequence
-
-from .errors import ConfigError
-
-__all__ = ["EXECUTORS", "run_jobs"]
-
-EXECUTORS = ("local", "ray")
-
-
-def run_jobs(fn: Callable, jobs: Sequence[dict], *, executor: str = "local",
-             callback: Callable[[int, int], None] | None = None) -> list:
-    """[fn(**job) for job in jobs], locally in order or as Ray tasks (`pip install weightspace[ray]`)."""
-    if executor == "local":
-        out = []
-        for i, job in enumerate(jobs):
-            out.append(fn(**job))
-            if callback is not None:
-                callback(i + 1, len(jobs))
-        return out
-    if executor == "ray":
-        try:
-            import ray
-        except ImportError:
-            raise ConfigError("executor 'ray' needs Ray: pip install 'weightspace[ray]'") from None
-        ray.init(ignore_reinit_error=True, log_to_driver=False)
-        remote = ray.remote(fn)
-        refs = [remote.remote(**job) for job in jobs]
-        out = []
-        for i, ref in enumerate(refs):
-            out.append(ray.get(ref))
-            if callback is not None:
-                callback(i + 1, len(jobs))
-        return out
-    raise ConfigError(f"unknown executor {executor!r}; choose one of {', '.join(EXECUTORS)}")
+__all__ = ["EXECUTORS", "RECORD_KEYS", "STATUSES", "TASKS", "Job", "Sweep", "Task", "get_task", "load_sweep",
+           "results", "run", "status", "task"]
