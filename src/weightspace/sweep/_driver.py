@@ -183,10 +183,8 @@ def _drive(store: Store, ex, plan: dict[str, Job], deps: dict[str, list[str]], j
             report()
             if stopping:
                 break
-    except BaseException:  # Ctrl-C (or any failure of the driver itself): running jobs are not done
+    except BaseException:  # Ctrl-C, or a failure of the driver itself: the workers stop now
         ex.stop()
-        running = [k for k, s in status.items() if s == "running"]
-        store.pending(running, "the sweep was interrupted")
         raise
 
 
@@ -227,6 +225,9 @@ def run(
             finally:
                 ex.close()
             return [{k: r[k] for k in RECORD_KEYS} for r in store.rows(plan)]
+        except BaseException:  # interrupted (Ctrl-C) or failed: whatever was running is not done
+            store.pending(store.interrupted(), "the sweep was interrupted")
+            raise
         finally:
             store.close()
 
