@@ -21,13 +21,17 @@ TIMEOUT = 300  # seconds for the whole Ray run (start, jobs, shutdown) on a slow
 
 
 def _processes_mentioning(text: str) -> list[str]:
+    """Processes whose command line or environment holds `text` (Ray's processes inherit RAY_TMPDIR)."""
     found = []
     for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or proc.name == str(os.getpid()):
+            continue
         try:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            env = (proc / "environ").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if proc.name.isdigit() and text in cmd:
+        if text in cmd or text in env:
             found.append(f"{proc.name}: {cmd[:120]}")
     return found
 
@@ -40,10 +44,11 @@ def test_ray_gives_the_local_results_and_leaves_no_process(tmp_path, one_thread)
     ray_tmp = tempfile.mkdtemp(prefix="wsray", dir="/tmp")  # short: Ray's socket paths live under it
     env = {**os.environ, "OMP_NUM_THREADS": "1", "RAY_TMPDIR": ray_tmp}
     out = tmp_path / "ray"
-    # --no-shared: the artifacts travel back to the driver, and the training runs travel to the barrier jobs
+    # --address local (a fresh instance, as a cluster) without --artifacts: the artifacts travel back to the
+    # driver, and the training runs travel to the barrier jobs
     proc = subprocess.run([sys.executable, "-c", "import sys; from weightspace.cli import main; main(sys.argv[1:])",
                            "sweep", "run", str(cfg), "--out", str(out), "--executor", "ray", "--workers", "2",
-                           "--no-shared"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
+                           "--address", "local"], env=env, capture_output=True, text=True, timeout=TIMEOUT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     local = sweep.run(spec, tmp_path / "local")
     assert sweep.results(out) == local

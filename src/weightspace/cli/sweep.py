@@ -60,9 +60,9 @@ def sweep_run(
                                               "instance.")] = 1,
     address: Annotated[str | None, typer.Option(help="Join the Ray cluster at this address (--executor ray).")] =
         None,
-    shared: Annotated[bool | None, typer.Option("--shared/--no-shared", help="Whether --out is visible at the same "
-                                                "path on every Ray node (default: only for a local instance); "
-                                                "otherwise artifacts come back to the driver.")] = None,
+    artifacts: Annotated[Path | None, typer.Option(help="The folder of the job folders (default: OUT/jobs); with "
+                                                        "--address, a path every Ray node sees (else artifacts come "
+                                                        "back to the driver).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed jobs again.")] = False,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed job.")] = False,
     fmt: FormatOpt = Format.human,
@@ -74,7 +74,7 @@ def sweep_run(
     spec = sweep.load_sweep(config)
     try:
         with _Bar(fmt == Format.human) as bar:
-            records = sweep.run(spec, out, executor=executor, workers=workers, address=address, shared=shared,
+            records = sweep.run(spec, out, executor=executor, workers=workers, address=address, artifacts=artifacts,
                                 retry_failed=retry_failed, fail_fast=fail_fast, callback=bar)
     except KeyboardInterrupt:
         info("interrupted: the running jobs are marked not done; run the same command to resume")

@@ -1,9 +1,9 @@
 """The driver: the one process that owns a sweep folder, hands jobs to an executor and writes the store.
 
-Folder layout: `sweep.sqlite` (the store), `.lock` (held while a driver runs), `jobs/<key>/` (each
-finished job's artifacts and `result.json`). On start the driver removes temporary job folders a dead
-run left, sets its `running` rows back to `pending`, and adopts finished folders whose row a kill cut
-short; then it runs what is not done, the jobs a job needs first.
+Folder layout: `sweep.sqlite` (the store), `.lock` (held while a driver runs), `jobs/<key>/` (or
+`<artifacts>/<key>/`: each finished job's artifacts and `result.json`). On start the driver removes the
+temporary job folders a dead run left, sets its `running` rows back to `pending`, and adopts finished
+folders whose row a kill cut short; then it runs what is not done, the jobs a job needs first.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ def _plan(jobs: list[Job]) -> tuple[dict[str, Job], dict[str, list[str]]]:
 
 def _recover(store: Store, jobs_dir: Path) -> None:
     """Undo what a killed driver left: temporary folders, `running` rows, finished folders without a row."""
-    jobs_dir.mkdir(exist_ok=True)
     for tmp in jobs_dir.glob(f"{TMP_PREFIX}*"):
         shutil.rmtree(tmp, ignore_errors=True)
     store.pending(store.interrupted(), "its driver stopped before it finished")
@@ -92,7 +91,7 @@ def _check_executor(executor: str, workers: int, address: str | None) -> None:
         raise ConfigError("--address joins a Ray cluster: give it with --executor ray")
 
 
-def _executor(executor: str, workers: int, address: str | None, shared: bool | None):
+def _executor(executor: str, workers: int, address: str | None, shared: bool):
     if executor == "ray":
         return Ray(workers, address=address, shared=shared)
     return Inline() if workers == 1 else Local(workers)
@@ -195,7 +194,7 @@ def run(
     executor: str = "local",
     workers: int = 1,
     address: str | None = None,
-    shared: bool | None = None,
+    artifacts: str | os.PathLike | None = None,
     retry_failed: bool = False,
     fail_fast: bool = False,
     callback: Callable[[dict], None] | None = None,
@@ -204,23 +203,26 @@ def run(
 
     Resumes by default: done jobs are skipped, failed ones rerun only with `retry_failed`. `workers`:
     processes of the local pool (1: in this process) or CPUs of a local Ray instance; `address` joins a Ray
-    cluster; `shared`: whether `out` is visible to every Ray node (default: only without `address`).
+    cluster. `artifacts`: the folder of the job folders (default `out/jobs`); with `address`, a path every
+    node sees (without it, the artifacts travel back to the driver).
     `callback({done, failed, running, total})` follows every change. Returns the records of the sweep's jobs
     (the jobs they need first), as `results`.
     """
     sweep = _as_sweep(sweep)
     plan, deps = _plan(sweep.jobs())
     root = check_output(out, folder=True)
+    jobs_dir = check_output(artifacts, folder=True) if artifacts is not None else root / JOBS
     _check_executor(executor, workers, address)
     root.mkdir(parents=True, exist_ok=True)
     with RunLock(root):
         store = Store(root, identity=sweep.identity)
         try:
             store.add(plan.values())
-            _recover(store, root / JOBS)
-            ex = _executor(executor, workers, address, shared)
+            jobs_dir.mkdir(parents=True, exist_ok=True)
+            _recover(store, jobs_dir)
+            ex = _executor(executor, workers, address, shared=address is None or artifacts is not None)
             try:
-                _drive(store, ex, plan, deps, root / JOBS, retry_failed=retry_failed, fail_fast=fail_fast,
+                _drive(store, ex, plan, deps, jobs_dir, retry_failed=retry_failed, fail_fast=fail_fast,
                        callback=callback)
             finally:
                 ex.close()

@@ -160,19 +160,24 @@ class Local:
 
 class Ray:
     """Each job a Ray task with `cpus` CPUs: joining the cluster at `address`, or a local instance with
-    `workers` CPUs (started here, shut down by `close`)."""
+    `workers` CPUs (started here, shut down by `close`). `shared`: the job folders are visible to every
+    node (else the artifacts travel to and from the driver)."""
 
-    def __init__(self, workers: int, *, address: str | None = None, cpus: int = 1, shared: bool | None = None):
+    def __init__(self, workers: int, *, address: str | None = None, cpus: int = 1, shared: bool = True):
         try:
             import ray
         except ImportError:
             raise ConfigError("executor 'ray' needs Ray: pip install 'weightspace[ray]'") from None
         self.ray = ray
-        if address is not None:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
-        self.jobs_dir_shared = address is None if shared is None else shared
+        local = address is None or address == "local"  # "local": a fresh instance, treated like a cluster
+        try:
+            ray.init(address=address, log_to_driver=False,
+                     **({"num_cpus": workers, "include_dashboard": False} if local else {}))
+        except Exception as err:
+            ray.shutdown()
+            raise ConfigError(f"cannot {'start' if local else 'join'} Ray{'' if local else ' at ' + address}: "
+                              f"{(str(err).strip().splitlines() or [type(err).__name__])[0]}") from None
+        self.jobs_dir_shared = shared
         self.slots = 2 * int(ray.cluster_resources().get("CPU", workers)) // cpus or 1
         self.threads = cpus
         self.remote = ray.remote(num_cpus=cpus, max_retries=0)(execute)
