@@ -1,4 +1,5 @@
-"""Sweep executors on the workload sweeps run: 8 small training jobs (an MLP 64-128-128-10 on digits, 15 epochs).
+"""Sweep executors on the workload sweeps run: 8 small training jobs (an MLP 40-256-256-10 on MNIST-1D, 20
+epochs: the runs of `weightspace connectivity width`).
 
 Compared, each on a fresh sweep folder: the floor (the 8 `weightspace.train` calls in a plain loop, no store),
 `sweep run --workers 1` (in the driver: the store's cost over the floor), `--workers 2` (a local process pool:
@@ -19,8 +20,8 @@ import weightspace as ws
 
 JOBS = 8
 GRID = {"seed": list(range(JOBS))}
-FIXED = {"model": "mlp", "depth": 2, "width": 128, "dataset": "digits", "epochs": 15}
-MODEL = {"name": "mlp", "depth": 2, "width": 128}
+FIXED = {"model": "mlp", "depth": 2, "width": 256, "dataset": "mnist1d", "epochs": 20}
+MODEL = {"name": "mlp", "depth": 2, "width": 256}
 
 
 def timed(fn) -> float:
@@ -31,10 +32,10 @@ def timed(fn) -> float:
 
 def main() -> None:
     spec = {"task": "train", "grid": GRID, "fixed": FIXED}
-    ws.train(MODEL, "digits", epochs=1)  # warm: the data cached, the training code imported
+    ws.train(MODEL, FIXED["dataset"], epochs=1)  # warm: the data cached, the training code imported
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        floor = timed(lambda: [ws.train(MODEL, "digits", epochs=FIXED["epochs"], seed=s) for s in GRID["seed"]])
+        floor = timed(lambda: [ws.train(MODEL, FIXED["dataset"], epochs=FIXED["epochs"], seed=s) for s in GRID["seed"]])
         seq = timed(lambda: ws.sweep.run(spec, root / "seq", workers=1))
         pool = timed(lambda: ws.sweep.run(spec, root / "pool", workers=2))
         import ray

@@ -118,6 +118,11 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path, capsys, one_
     records = json.loads(capsys.readouterr().out)
     assert [sorted(r) for r in records] == [sorted(sweep.RECORD_KEYS)] * 3
     assert records[0]["result"]["steps"] == 2 * 16 and records[1]["result"] is None
+    first_fails = toml(tmp_path / "f.toml", "train", {"lr": [-1.0, 0.05, 0.1]}, TINY)
+    with pytest.raises(SystemExit) as e:
+        main(["sweep", "run", str(first_fails), "--out", str(tmp_path / "ff"), "--fail-fast"])
+    assert e.value.code == 1
+    assert [r[1:3] for r in store_rows(tmp_path / "ff")] == [("failed", 1), ("pending", 0), ("pending", 0)]
 
 
 @sweep.task("fit_line", takes=("data",))

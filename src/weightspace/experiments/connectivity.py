@@ -82,12 +82,12 @@ def width_sweep(
     records = sweep.run(study, out, executor=executor, workers=workers, address=address,
                         callback=(lambda e: callback("jobs", {"step": e["done"] + e["failed"],
                                                               "total_steps": e["total"]})) if callback else None)
-    rows = [r for r in records if r["task"] == "width"]
     failed = next((r for r in records if r["status"] != "done"), None)
     if failed is not None:
         raise WeightspaceError(f"width study: job {failed['key']} ({failed['task']}, {failed['config']}) "
                                f"{failed['status']}: {failed['error']}")
-    result = _studies.width_summary([r["result"] for r in rows], seeds)
+    row = {r["config"]["width"]: r["result"] for r in records if r["task"] == "width"}
+    result = _studies.width_summary([row[w] for w in widths], seeds)  # in the order given
     result = {"rows": result["rows"], "dataset": dataset, "depth": depth, "seeds": seeds, "epochs": epochs,
               **{k: v for k, v in result.items() if k != "rows"}}
     write_json(Path(out) / "results.json", result)

@@ -28,6 +28,7 @@ __all__ = ["RECORD_KEYS", "results", "run", "status"]
 
 RECORD_KEYS = ("key", "task", "status", "config", "result", "error")
 JOBS = "jobs"
+MAX_DEATHS = 3  # a job whose worker died this often in one run is recorded failed
 
 
 def _as_sweep(sweep: Sweep | str | os.PathLike | Mapping) -> Sweep:
@@ -75,6 +76,12 @@ def _recover(store: Store, jobs_dir: Path) -> None:
             shutil.rmtree(folder)
 
 
+def _discard_partial(jobs_dir: Path, key: str) -> None:
+    """The temporary folder a dead worker left for the job `key`."""
+    for tmp in jobs_dir.glob(f"{TMP_PREFIX}{key}-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _install(files: dict, jobs_dir: Path, key: str) -> None:
     """Artifacts returned by a remote worker: unpacked beside their place, then renamed into it."""
     tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{key}-", dir=jobs_dir))
@@ -113,6 +120,30 @@ def _drive(store: Store, ex, plan: dict[str, Job], deps: dict[str, list[str]], j
             callback({"done": counts["done"], "failed": counts["failed"], "running": counts["running"],
                       "total": len(plan)})
 
+    def retry(key: str, note: str) -> None:
+        _discard_partial(jobs_dir, key)
+        store.pending([key], note)
+        status[key] = "pending"
+        todo.insert(0, key)
+
+    def died(keys: list[str]) -> None:
+        """Jobs whose worker died (the one that died, or any of a broken pool): run again, up to a limit."""
+        for k in keys:
+            deaths[k] += 1
+            if deaths[k] >= MAX_DEATHS:
+                _discard_partial(jobs_dir, k)
+                store.failed(k, f"its worker process died {deaths[k]} times (killed, or out of memory)")
+                status[k] = "failed"
+            else:
+                retry(k, "its worker process died")
+
+    def pool_broke(dead: list[str]) -> None:
+        """A pool worker died: every job in the pool comes back failed; a new pool takes them again."""
+        cf.wait(in_flight)
+        died([*dead, *in_flight.values()])
+        in_flight.clear()
+        ex.restart()
+
     def inputs(key: str) -> list:
         return [str(jobs_dir / d) if ex.jobs_dir_shared else pack(jobs_dir / d) for d in deps[key]]
 
@@ -133,27 +164,29 @@ def _drive(store: Store, ex, plan: dict[str, Job], deps: dict[str, list[str]], j
                 store.running(k)
                 status[k] = "running"
                 report()
-                fut = ex.submit(job.task, get_task(job.task).module, job.config, k,
-                                str(jobs_dir) if ex.jobs_dir_shared else None, inputs(k), ex.threads)
+                try:
+                    fut = ex.submit(job.task, get_task(job.task).module, job.config, k,
+                                    str(jobs_dir) if ex.jobs_dir_shared else None, inputs(k), ex.threads)
+                except BrokenProcessPool:  # a worker died since the last look: this job never started
+                    retry(k, "its worker pool broke")
+                    pool_broke([])
+                    continue
                 in_flight[fut] = k
             if not in_flight:
+                if not stopping and any(all(status[d] == "done" for d in deps[k]) for k in todo):
+                    continue  # a broken pool gave its jobs back
                 break
             finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-            broken = False
+            dead = []
             for fut in finished:
                 k = in_flight.pop(fut)
                 try:
                     outcome, value, files = fut.result()
-                except Exception as err:  # the worker died under the job (killed, out of memory, a crash)
-                    broken |= isinstance(err, BrokenProcessPool)
-                    deaths[k] += 1
-                    if deaths[k] >= 2:
-                        store.failed(k, "its worker process died twice (killed, or out of memory)")
-                        status[k] = "failed"
-                    else:
-                        store.pending([k], "its worker process died")
-                        status[k] = "pending"
-                        todo.insert(0, k)
+                except BrokenProcessPool:
+                    dead.append(k)
+                    continue
+                except Exception:  # a Ray worker died under the job (killed, out of memory, a crash)
+                    died([k])
                     continue
                 if outcome == "done":
                     if files is not None:
@@ -164,15 +197,8 @@ def _drive(store: Store, ex, plan: dict[str, Job], deps: dict[str, list[str]], j
                     store.failed(k, value)
                     status[k] = "failed"
                     stopping |= fail_fast
-            if broken:  # every job of a broken pool comes back failed: collect them all, then a new pool
-                cf.wait(in_flight)
-                continue_with = list(in_flight.values())
-                in_flight.clear()
-                store.pending(continue_with, "its worker pool broke")
-                for k in continue_with:
-                    status[k] = "pending"
-                todo[:0] = continue_with
-                ex.restart()
+            if dead:
+                pool_broke(dead)
             if stopping and in_flight:
                 ex.stop()
                 store.pending(list(in_flight.values()), "stopped by --fail-fast")
@@ -228,7 +254,10 @@ def run(
                 ex.close()
             return [{k: r[k] for k in RECORD_KEYS} for r in store.rows(plan)]
         except BaseException:  # interrupted (Ctrl-C) or failed: whatever was running is not done
-            store.pending(store.interrupted(), "the sweep was interrupted")
+            stopped = store.interrupted()
+            store.pending(stopped, "the sweep was interrupted")
+            for k in stopped:
+                _discard_partial(jobs_dir, k)
             raise
         finally:
             store.close()
