@@ -30,6 +30,7 @@ app = typer.Typer(
 from . import train, inspect, demo, count, connect, continuous, critical, quotient, flatness, curve, sweep, reproduce  # noqa: E402, F401, I001  (registration order = help order)
 
 app.add_typer(count.app, name="count", help="Exact counts of symmetry-induced critical sets.")
+app.add_typer(sweep.app, name="sweep", help="Grids of jobs that resume: run, status, results.")
 
 
 def main(argv: list[str] | None = None) -> None:
