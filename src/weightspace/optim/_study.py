@@ -1,21 +1,20 @@
 """Minimisers of different flatness (Pittorino et al. 2022, section 5 of the founding papers): named training
 settings and a resumable sweep over settings x seeds.
 
-Each setting names an optimiser and its hyperparameters for `weightspace.train`; the sweep trains one run
-directory per (setting, seed) through `weightspace.sweep.run_jobs` (local or Ray) and skips runs that are
-already finished, so an interrupted sweep resumes without losing them.
+Each setting names an optimiser and its hyperparameters for `weightspace.train`. A grid of settings x seeds
+is a sweep (`weightspace.sweep`): the study registers a task that calls `train_minimiser` per cell, so an
+interrupted grid resumes without losing finished runs.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..errors import ConfigError
 
-__all__ = ["SETTINGS", "train_minimiser", "train_minimisers"]
+__all__ = ["SETTINGS", "train_minimiser"]
 
 SETTINGS: Mapping[str, Mapping] = MappingProxyType({
     "sgd-small-batch": {"optimizer": "sgd", "batch_size": 16, "lr": 0.05},
@@ -55,28 +54,3 @@ def train_minimiser(setting: str | Mapping, model: dict, data, *, seed: int, epo
     if options["optimizer"] in ("entropy-sgd", "replicated-sgd"):
         options["optimizer_options"] = {**options.get("optimizer_options", {}), "seed": seed}
     return train(model, data, seed=seed, epochs=epochs, out=out, **options)
-
-
-def _job(setting, model, data, seed, epochs, out, overrides) -> str:
-    run = Path(out)
-    if not (run / "final.safetensors").is_file():
-        train_minimiser(setting, model, data, seed=seed, epochs=epochs, out=run, force=True, **overrides)
-    return str(run)
-
-
-def train_minimisers(settings: Sequence[str], seeds: Sequence[int], model: dict, data: str, out: str | os.PathLike,
-                     *, epochs: int = 20, executor: str = "local",
-                     callback: Callable[[int, int], None] | None = None, **overrides) -> dict[str, list[str]]:
-    """Train every (setting, seed) into `out/<setting>/seed-<s>` (finished runs are kept) and return the run
-    directories per setting. `data` is a dataset name (each job loads it, so jobs stay small for Ray)."""
-    from ..sweep import run_jobs
-
-    for s in settings:
-        _setting(s)
-    jobs = [{"setting": s, "model": model, "data": data, "seed": seed, "epochs": epochs,
-             "out": str(Path(out) / s / f"seed-{seed}"), "overrides": overrides} for s in settings for seed in seeds]
-    runs = run_jobs(_job, jobs, executor=executor, callback=callback)
-    grouped: dict[str, list[str]] = {s: [] for s in settings}
-    for job, run in zip(jobs, runs, strict=True):
-        grouped[job["setting"]].append(run)
-    return grouped
