@@ -12,6 +12,8 @@ Models (keys beyond name, input_shape, num_outputs; defaults in brackets):
   resnet20     width [1], norm [batchnorm]
   transformer  seq_len, token_dim [input_shape[-1]], d_model [32], heads [4], depth [2], mlp_dim [64],
                mlp_activation [gelu]
+  gpt          input_shape [seq_len] of token ids, num_outputs = vocabulary; d_model [32], heads [4], depth [2],
+               mlp_dim [4 d_model]; outputs next-token logits (batch, T, vocab), head tied to the embedding
 
 Initialisation draws from the global RNG like `nn.Linear`; seed it around `build` (e.g. inside
 `torch.random.fork_rng()`) for reproducible weights.
@@ -32,10 +34,10 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from . import _linear, _mlp, _resnet, _transformer, _vgg
+from . import _gpt, _linear, _mlp, _resnet, _transformer, _vgg
 from ._activations import ACTIVATIONS, ReluPow
 
-__all__ = ["ACTIVATIONS", "MODELS", "ReluPow", "build", "example_input", "normalize_config"]
+__all__ = ["ACTIVATIONS", "MODELS", "TOKEN_MODELS", "ReluPow", "build", "example_input", "normalize_config"]
 
 _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "mlp": (_mlp.normalize, _mlp.MLP),
@@ -43,7 +45,10 @@ _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "vgg": (_vgg.normalize, _vgg.VGG),
     "resnet20": (_resnet.normalize, _resnet.ResNet20),
     "transformer": (_transformer.normalize, _transformer.Transformer),
+    "gpt": (_gpt.normalize, _gpt.GPT),
 }
+TOKEN_MODELS = ("gpt",)
+"""Models whose inputs are int64 token ids in [0, num_outputs)."""
 MODELS: tuple[str, ...] = tuple(_REGISTRY)
 
 
@@ -80,11 +85,14 @@ def example_input(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """A standard normal input of shape (batch, *input_shape); drawn from `generator` (default: seed 0)."""
+    """A standard normal input of shape (batch, *input_shape), or uniform token ids (int64) for a token model
+    (`TOKEN_MODELS`); drawn from `generator` (default: seed 0)."""
     full = normalize_config(config)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
         raise ConfigError(f"example_input: `batch` must be an int >= 0, got {batch!r}")
     if not dtype.is_floating_point:
         raise ConfigError(f"example_input: `dtype` must be a floating point dtype, got {dtype}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    if full["name"] in TOKEN_MODELS:
+        return torch.randint(0, full["num_outputs"], (batch, *full["input_shape"]), generator=gen)
     return torch.randn(batch, *full["input_shape"], generator=gen, dtype=dtype)
