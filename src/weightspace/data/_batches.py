@@ -19,7 +19,7 @@ from torch import Tensor
 from ..errors import DataError
 from ._dataset import SPLITS, Dataset
 
-__all__ = ["Splits", "Source", "iter_batches", "sample", "to_model", "task_of"]
+__all__ = ["Splits", "Source", "iter_batches", "iter_inputs", "sample", "to_model", "task_of"]
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,21 @@ def iter_batches(data: Source, split: str = "test", *, batch_size: int = 2048, m
         raise DataError(f"the {split} data hold no batches")
 
 
-def sample(data: Source, split: str = "train", *, max_samples: int = 2000) -> tuple[Tensor, Tensor]:
-    """The first `max_samples` samples of `data`'s `split`, gathered: a fixed sample for statistics."""
+def iter_inputs(data: Tensor | Source, split: str = "train", *, batch_size: int = 2048,
+                max_samples: int | None = None) -> Iterator[Tensor]:
+    """The input batches of `data`: slices of a tensor of inputs, or the inputs of `iter_batches`."""
+    if isinstance(data, Tensor):
+        if len(data) == 0:
+            raise DataError("the input batch is empty")
+        data = data[:max_samples] if max_samples is not None else data
+        yield from (data[i:i + batch_size] for i in range(0, len(data), batch_size))
+        return
+    for x, _ in iter_batches(data, split, batch_size=batch_size, max_samples=max_samples):
+        yield x
+
+
+def sample(data: Source, split: str = "train", *, max_samples: int | None = 2000) -> tuple[Tensor, Tensor]:
+    """The first `max_samples` samples (None: all) of `data`'s `split`, gathered: a fixed sample for statistics."""
     xs, ys = zip(*iter_batches(data, split, max_samples=max_samples), strict=True)
     return torch.cat(xs), torch.cat(ys)
 

@@ -37,7 +37,8 @@ from ..errors import ConfigError
 from . import _gpt, _linear, _mlp, _resnet, _transformer, _vgg
 from ._activations import ACTIVATIONS, ReluPow
 
-__all__ = ["ACTIVATIONS", "MODELS", "TOKEN_MODELS", "ReluPow", "build", "example_input", "normalize_config"]
+__all__ = ["ACTIVATIONS", "MODELS", "TOKEN_MODELS", "ReluPow", "build", "example_input", "example_for",
+           "normalize_config"]
 
 _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "mlp": (_mlp.normalize, _mlp.MLP),
@@ -96,3 +97,18 @@ def example_input(
     if full["name"] in TOKEN_MODELS:
         return torch.randint(0, full["num_outputs"], (batch, *full["input_shape"]), generator=gen)
     return torch.randn(batch, *full["input_shape"], generator=gen, dtype=dtype)
+
+
+def example_for(model: nn.Module, data=None, *, dtype: torch.dtype = torch.float32) -> Tensor:
+    """An input that `model` accepts: `example_input` of a zoo model's config, else the first two training
+    inputs of `data` (any source of batches, `weightspace.data.iter_batches`), floating ones in `dtype`."""
+    config = getattr(model, "config", None)
+    if isinstance(config, Mapping) and config.get("name") in _REGISTRY:
+        return example_input(config, dtype=dtype)
+    if data is None:
+        raise ConfigError(f"{type(model).__name__} is not a zoo model: tracing its symmetries needs an example input; "
+                          "pass data (CLI: --data MODULE:FACTORY) or a spec")
+    from ..data import sample
+
+    x, _ = sample(data, "train", max_samples=2)
+    return x.to(dtype) if x.is_floating_point() else x
