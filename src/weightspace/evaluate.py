@@ -123,12 +123,11 @@ def evaluate(
 
     `data`: a Dataset, a pair of tensors, `data.Splits` or any iterable of (inputs, targets) batches (streamed;
     at most `max_batches`). `loss_fn` defaults to the task's convention, `error_fn` to `error_rate` (None
-    for regression and for a custom `loss_fn`). accuracy = 1 − error.
+    for regression, whatever the loss). accuracy = 1 − error.
     """
     task = data.task if isinstance(data, Dataset) else None
     custom = loss_function(loss_fn)
-    if error_fn is None and custom is None:
-        error_fn = error_rate
+    error_fn = error_rate if error_fn is None else error_fn
     was_training = model.training
     model.eval()
     try:
