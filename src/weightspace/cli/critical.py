@@ -105,7 +105,7 @@ def hessian_cmd(
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
     guard(plot, inputs=[checkpoint], force=force)
-    if model is not None or data is not None or (loss is not None and ":" in loss):
+    if model is not None or data is not None or (loss is not None and ":" in loss) or _token_model(checkpoint):
         loss_of_parameters, params = _own_objective(checkpoint, model, model_args, data, dataset, loss, weight_decay,
                                                     max_batches)
     else:
@@ -131,6 +131,15 @@ def hessian_cmd(
         stdout.print("largest: " + ", ".join(f"{v:.4g}" for v in r.get("largest_eigenvalues", ev)[-6:]))
 
     emit(result, fmt, human)
+
+
+def _token_model(checkpoint: str) -> bool:
+    """A zoo checkpoint of a token model (its inputs are token ids, not features to cast to float64)."""
+    from ..io import load_checkpoint
+    from ..models import TOKEN_MODELS
+
+    config = load_checkpoint(checkpoint).config
+    return config is not None and config.get("name") in TOKEN_MODELS
 
 
 def _zoo_objective(checkpoint: str, dataset: str | None, loss: str, weight_decay: float):

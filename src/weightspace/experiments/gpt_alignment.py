@@ -112,8 +112,8 @@ CLAIMS = [
         "threshold": THRESHOLD,
         "direction": "<=",
         "budgets": {
-            "smoke": {"seeds": (0, 1), "d_model": 16, "heads": 2, "depth": 1, "epochs": 2, "n_train": 256,
-                      "n_test": 128, "points": 5},
+            "smoke": {"seeds": (0, 1), "d_model": 8, "heads": 2, "depth": 1, "epochs": 1, "n_train": 128,
+                      "n_test": 64, "points": 3},
             "quick": {"seeds": (0, 1), "d_model": 32, "heads": 4, "depth": 2, "epochs": 15, "n_train": 2048,
                       "n_test": 512, "points": 11},
             "full": {"seeds": (0, 1, 2), "d_model": 64, "heads": 4, "depth": 2, "epochs": 40, "n_train": 8192,

@@ -4,7 +4,7 @@ idx (batch, T) int64 -> x = E[idx] + P[:T] (token embedding E (V, d), learned po
 -> `depth` pre-LN blocks   x = x + W_o Attn_causal(LN1 x),  x = x + W_2 σ(W_1 LN2 x)
 -> LN -> logits = LN(x) Eᵀ (head tied to the embedding), (batch, T, V).
 Attention heads are hand-written (q, k, v, o Linears; heads by view/transpose; causal scaled dot-product
-attention), so a head is a block of d / heads query/key and value dimensions that the symmetry tracer
+attention written out, so that Hessians (double backward) exist), so a head is a block of d / heads query/key and value dimensions that the symmetry tracer
 permutes as one; the tied embedding moves with the residual stream.
 """
 
@@ -38,9 +38,10 @@ def normalize(config: dict) -> dict:
 class GPTBlock(nn.Module):
     """Pre-LN causal block: x + o(Attn(q, k, v of LN1 x)), then x + fc2(gelu(fc1(LN2 x)))."""
 
-    def __init__(self, d_model: int, heads: int, mlp_dim: int):
+    def __init__(self, d_model: int, heads: int, mlp_dim: int, seq_len: int):
         super().__init__()
         self.heads = heads
+        self.register_buffer("mask", torch.ones(seq_len, seq_len, dtype=torch.bool).tril(), persistent=False)
         self.ln1, self.ln2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.q, self.k, self.v, self.o = (nn.Linear(d_model, d_model) for _ in range(4))
         self.fc1, self.fc2 = nn.Linear(d_model, mlp_dim), nn.Linear(mlp_dim, d_model)
@@ -49,7 +50,9 @@ class GPTBlock(nn.Module):
         b, t, _ = x.shape
         h = self.ln1(x)
         q, k, v = (f(h).view(b, t, self.heads, -1).transpose(1, 2) for f in (self.q, self.k, self.v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (b, heads, t, d / heads)
+        att = (q @ k.transpose(-2, -1)) / q.shape[-1] ** 0.5  # (b, heads, t, t); by hand: twice differentiable
+        att = att.masked_fill(~self.mask[:t, :t], float("-inf"))
+        y = torch.softmax(att, dim=-1) @ v  # (b, heads, t, d / heads)
         x = x + self.o(y.transpose(1, 2).contiguous().view(b, t, -1))
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
 
@@ -65,7 +68,7 @@ class GPT(nn.Module):
         self.pos = nn.Parameter(torch.zeros(1, config["input_shape"][0], d))
         nn.init.normal_(self.embed.weight, std=INIT_STD)
         nn.init.normal_(self.pos, std=INIT_STD)
-        self.blocks = nn.ModuleList(GPTBlock(d, config["heads"], config["mlp_dim"]) for _ in range(config["depth"]))
+        self.blocks = nn.ModuleList(GPTBlock(d, config["heads"], config["mlp_dim"], config["input_shape"][0]) for _ in range(config["depth"]))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab, bias=False)
         self.head.weight = self.embed.weight  # tied: the state dict lists the one matrix under both names
