@@ -4,8 +4,8 @@ idx (batch, T) int64 -> x = E[idx] + P[:T] (token embedding E (V, d), learned po
 -> `depth` pre-LN blocks   x = x + W_o Attn_causal(LN1 x),  x = x + W_2 σ(W_1 LN2 x)
 -> LN -> logits = LN(x) Eᵀ (head tied to the embedding), (batch, T, V).
 Attention heads are hand-written (q, k, v, o Linears; heads by view/transpose; causal scaled dot-product
-attention written out, so that Hessians (double backward) exist), so a head is a block of d / heads query/key and value dimensions that the symmetry tracer
-permutes as one; the tied embedding moves with the residual stream.
+attention written out, so that Hessians (double backward) exist), so a head is a block of d / heads
+query/key and value dimensions that the symmetry tracer permutes as one; the tied embedding moves with the residual stream.
 """
 
 from __future__ import annotations
@@ -68,7 +68,9 @@ class GPT(nn.Module):
         self.pos = nn.Parameter(torch.zeros(1, config["input_shape"][0], d))
         nn.init.normal_(self.embed.weight, std=INIT_STD)
         nn.init.normal_(self.pos, std=INIT_STD)
-        self.blocks = nn.ModuleList(GPTBlock(d, config["heads"], config["mlp_dim"], config["input_shape"][0]) for _ in range(config["depth"]))
+        seq_len = config["input_shape"][0]
+        self.blocks = nn.ModuleList(GPTBlock(d, config["heads"], config["mlp_dim"], seq_len)
+                                    for _ in range(config["depth"]))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, vocab, bias=False)
         self.head.weight = self.embed.weight  # tied: the state dict lists the one matrix under both names
