@@ -4,8 +4,9 @@ idx (batch, T) int64 -> x = E[idx] + P[:T] (token embedding E (V, d), learned po
 -> `depth` pre-LN blocks   x = x + W_o Attn_causal(LN1 x),  x = x + W_2 σ(W_1 LN2 x)
 -> LN -> logits = LN(x) Eᵀ (head tied to the embedding), (batch, T, V).
 Attention heads are hand-written (q, k, v, o Linears; heads by view/transpose; causal scaled dot-product
-attention written out, so that Hessians (double backward) exist), so a head is a block of d / heads
-query/key and value dimensions that the symmetry tracer permutes as one; the tied embedding moves with the residual stream.
+attention written out, so that Hessians (double backward) exist): a head is a block of d / heads
+query/key and value dimensions that the symmetry tracer permutes as one; the tied embedding moves with the
+residual stream.
 """
 
 from __future__ import annotations
