@@ -95,8 +95,8 @@ def _describe(data) -> str:
 
 def _print_info(r: dict) -> None:
     """One line each, never wrapped (a pipe gives Rich an 80-column console) and the path never read as markup."""
-    stdout.print(f"[bold]{escape(r['path'])}[/bold] ({escape(r['kind'])}): {r['parameters']} numbers in "
-                 f"{r['tensors']} tensors", soft_wrap=True)
+    stdout.print(f"[bold]{escape(r['path'])}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors, "
+                 f"a {escape(r['kind'])}", soft_wrap=True)
     for key in ("model", "data", "loss"):
         if key in r:
             stdout.print(f"{key}: {r[key]}", soft_wrap=True, markup=False)
