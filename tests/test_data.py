@@ -24,8 +24,9 @@ CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 
 
 def test_registry_lists_every_source():
-    assert DATASETS == ("digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher", "scalar")
-    assert set(data.__all__) == {"Dataset", "load", "DATASETS"}
+    assert DATASETS == ("digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher", "scalar", "markov")
+    assert set(data.__all__) == {"Dataset", "load", "DATASETS", "TASKS", "Source", "Splits", "iter_batches",
+                                 "iter_inputs", "sample", "task_of", "to_model"}
 
 
 def test_unknown_dataset_lists_known_ones():

@@ -21,7 +21,8 @@ import torch
 import weightspace as ws
 from weightspace import data
 
-SOURCES = {"digits": {}, "mnist1d": {"num_samples": 200}, "teacher": {}, "linear-teacher": {"h": 2}, "scalar": {}}
+SOURCES = {"digits": {}, "mnist1d": {"num_samples": 200}, "teacher": {}, "linear-teacher": {"h": 2}, "scalar": {},
+           "markov": {"n_train": 16, "n_test": 8}}
 CONFIG = {"name": "mlp", "depth": 2, "width": 4, "activation": "relu"}
 
 

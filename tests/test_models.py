@@ -40,6 +40,7 @@ CONFIGS = {
                                  "d_model": 8, "heads": 1, "depth": 1, "mlp_dim": 8, "mlp_activation": "relu"},
     "transformer-depth0": {"name": "transformer", "input_shape": [6], "num_outputs": 2, "seq_len": 2, "depth": 0},
     "binary-mlp": {"name": "binary_mlp", "input_shape": [5], "num_outputs": 3, "widths": [7, 6]},
+    "gpt": {"name": "gpt", "input_shape": [6], "num_outputs": 5, "d_model": 8, "heads": 2, "depth": 2, "mlp_dim": 12},
 }
 NAMES = list(CONFIGS)
 
@@ -63,8 +64,10 @@ def test_every_model_is_in_the_table():
 @pytest.mark.parametrize("name", NAMES)
 def test_forward_shape_and_dtype(name, dtype):
     model = _build(name, dtype)
-    y = model(_input(model, dtype))
-    assert y.shape == (3, CONFIGS[name]["num_outputs"])
+    x = _input(model, dtype)
+    y = model(x)
+    tokens = CONFIGS[name]["name"] in models.TOKEN_MODELS  # next-token logits at every position
+    assert y.shape == ((3, *x.shape[1:], CONFIGS[name]["num_outputs"]) if tokens else (3, CONFIGS[name]["num_outputs"]))
     assert y.dtype == dtype and torch.isfinite(y).all()
 
 
@@ -324,5 +327,6 @@ def test_example_input():
 
 
 def test_public_api():
-    assert MODELS == ("mlp", "linear", "vgg", "resnet20", "transformer", "binary_mlp")
-    assert set(models.__all__) == {"ACTIVATIONS", "MODELS", "ReluPow", "build", "example_input", "normalize_config"}
+    assert MODELS == ("mlp", "linear", "vgg", "resnet20", "transformer", "binary_mlp", "gpt")
+    assert set(models.__all__) == {"ACTIVATIONS", "MODELS", "TOKEN_MODELS", "ReluPow", "build", "example_input",
+                                   "example_for", "normalize_config"}

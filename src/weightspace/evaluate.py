@@ -1,32 +1,95 @@
-"""Loss and error of a model (or of a parameter dict on a model) on a dataset split.
+"""Loss and error of a model (or of a parameter dict on a model) on data, streamed batch by batch.
 
-Classification: mean cross-entropy, error = fraction misclassified. Regression: mean over samples
-of ||f(x) − y||² (no 1/2); error is not defined and reported as None.
+Conventions (the defaults; a task is read from the Dataset, else from each batch, `data.task_of`):
+  classification: mean cross-entropy of logits (B, C) against labels (B,); error = fraction misclassified.
+  next-token:     mean cross-entropy over every position of logits (B, T, V) against tokens (B, T);
+                  error = fraction of tokens mispredicted.
+  regression:     mean over samples of ||f(x) − y||² (no 1/2); error is not defined and reported as None.
+Any `loss_fn(outputs, targets) -> scalar` (a batch mean) and `error_fn(outputs, targets) -> fraction`
+replace them; the reported loss is the sample-weighted mean of the batch values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import Dataset
-from .errors import DataError
+from .data import Dataset, Source, iter_batches, task_of, to_model
+from .errors import ConfigError, DataError
 from .params import first_float, forward
 
-__all__ = ["criterion", "evaluate", "fit_inputs"]
+__all__ = ["LOSSES", "LossFn", "ErrorFn", "criterion", "evaluate", "fit_inputs", "loss_function",
+           "next_token_loss", "error_rate", "check_scalar"]
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+ErrorFn = Callable[[Tensor, Tensor], "float | Tensor | None"]
 
 
-def criterion(task: str, output: Tensor, target: Tensor) -> Tensor:
-    """Mean cross-entropy (classification) or mean squared error summed over outputs (regression)."""
-    if task == "classification":
-        return F.cross_entropy(output, target)
+def next_token_loss(output: Tensor, target: Tensor) -> Tensor:
+    """Mean cross-entropy over all B·T positions of logits (B, T, V) against tokens (B, T)."""
+    return F.cross_entropy(output.reshape(-1, output.shape[-1]), target.reshape(-1))
+
+
+def _squared_error(output: Tensor, target: Tensor) -> Tensor:
     if target.shape != output.shape and target.numel() == output.numel():
         target = target.reshape(output.shape)  # (B,) targets for (B, 1) outputs: no broadcasting to (B, B)
     diff = (output - target).reshape(len(output), -1)
     return (diff * diff).sum(dim=1).mean()
+
+
+def criterion(task: str | None, output: Tensor, target: Tensor) -> Tensor:
+    """The task's conventional loss (module docstring); task None reads it from the batch."""
+    task = task_of(output, target) if task is None else task
+    if task == "classification":
+        return F.cross_entropy(output, target)
+    if task == "next-token":
+        return next_token_loss(output, target)
+    return _squared_error(output, target)
+
+
+def _mse(output: Tensor, target: Tensor) -> Tensor:
+    """Squared error; integer labels become one-hot targets over the last axis."""
+    if not target.is_floating_point():
+        target = F.one_hot(target, output.shape[-1]).to(output.dtype)
+    return _squared_error(output.reshape(len(output), -1), target.reshape(len(target), -1))
+
+
+def _cross_entropy(output: Tensor, target: Tensor) -> Tensor:
+    task = task_of(output, target)
+    if task == "regression":
+        raise ConfigError("the cross-entropy loss needs integer labels or tokens as targets, got floating targets")
+    return criterion(task, output, target)
+
+
+LOSSES: dict[str, LossFn] = {"cross-entropy": _cross_entropy, "next-token": next_token_loss, "mse": _mse}
+"""Built-in losses by name: "cross-entropy" (over classes or tokens), "next-token", "mse" (one-hot labels)."""
+
+
+def loss_function(loss: str | LossFn | None) -> LossFn | None:
+    """A loss by name (`LOSSES`) or a callable, unchanged; None stays None (the conventions)."""
+    if loss is None or callable(loss):
+        return loss
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or pass a callable")
+    return LOSSES[loss]
+
+
+def error_rate(output: Tensor, target: Tensor) -> float | None:
+    """Fraction of argmax predictions that miss the label (classification) or the token (next-token)."""
+    if task_of(output, target) == "regression":
+        return None
+    return float((output.argmax(dim=-1) != target).to(torch.float64).mean())
+
+
+def check_scalar(value, where: str = "loss_fn") -> Tensor:
+    """`value` if it is a floating scalar tensor, else ConfigError naming what came back."""
+    if not isinstance(value, Tensor) or value.dim() != 0 or not value.is_floating_point():
+        got = f"shape {tuple(value.shape)}, dtype {value.dtype}" if isinstance(value, Tensor) else type(value).__name__
+        raise ConfigError(f"{where} must return a floating scalar tensor, got {got}; reduce it (e.g. .mean())")
+    return value
 
 
 def fit_inputs(x: Tensor, model: nn.Module) -> Tensor:
@@ -47,35 +110,47 @@ def fit_inputs(x: Tensor, model: nn.Module) -> Tensor:
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    data: Dataset,
+    data: Source,
     split: str = "test",
     *,
     params: Mapping[str, Tensor] | None = None,
     batch_size: int = 2048,
+    loss_fn: str | LossFn | None = None,
+    error_fn: ErrorFn | None = None,
+    max_batches: int | None = None,
 ) -> dict:
-    """{split, loss, accuracy, error} of `model` (at `params` if given) on `data`'s split, in eval mode."""
-    x, y = data.split(split)
-    if len(x) == 0:
-        raise DataError(f"evaluate: the {split} split of {data.name} is empty")
+    """{split, loss, accuracy, error} of `model` (at `params` if given) on `data`'s split, in eval mode.
+
+    `data`: a Dataset, a pair of tensors, `data.Splits` or any iterable of (inputs, targets) batches (streamed;
+    at most `max_batches`). `loss_fn` defaults to the task's convention, `error_fn` to `error_rate` (None
+    for regression, whatever the loss). accuracy = 1 − error.
+    """
+    task = data.task if isinstance(data, Dataset) else None
+    custom = loss_function(loss_fn)
+    error_fn = error_rate if error_fn is None else error_fn
     was_training = model.training
     model.eval()
     try:
         ref = first_float(params) if params else next(model.parameters())
-        total, correct = 0.0, 0
-        for i in range(0, len(x), batch_size):
-            xb = fit_inputs(x[i : i + batch_size], model).to(ref.device, ref.dtype)
-            yb = y[i : i + batch_size].to(ref.device)
-            if data.task == "regression":
-                yb = yb.to(ref.dtype)
+        total, wrong, n, has_error = 0.0, 0.0, 0, error_fn is not None
+        for x, y in iter_batches(data, split, batch_size=batch_size, max_batches=max_batches):
+            xb, yb = to_model(fit_inputs(x, model), ref), to_model(y, ref)
             out = forward(model, params, xb) if params is not None else model(xb)
-            total += float(criterion(data.task, out, yb)) * len(xb)
-            if data.task == "classification":
-                correct += int((out.argmax(dim=1) == yb).sum())
+            value = check_scalar(custom(out, yb)) if custom is not None else criterion(task, out, yb)
+            total += float(value) * len(xb)
+            if has_error:
+                err = error_fn(out, yb)
+                if err is None:
+                    has_error = False
+                elif error_fn is error_rate:  # counted exactly: error + accuracy == 1 to the last bit
+                    wrong += round(err * yb.numel()) / (yb.numel() / len(xb))
+                else:
+                    wrong += float(err) * len(xb)
+            n += len(xb)
     finally:
         model.train(was_training)
-    n = len(x)
     result = {"split": split, "loss": total / n, "accuracy": None, "error": None}
-    if data.task == "classification":
-        result["accuracy"] = correct / n
-        result["error"] = 1.0 - correct / n
+    if has_error:
+        result["error"] = wrong / n
+        result["accuracy"] = 1.0 - wrong / n
     return result

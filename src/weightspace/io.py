@@ -1,14 +1,20 @@
-"""Checkpoints: safetensors files whose header carries the model config and training metadata.
+"""Checkpoints: safetensors files whose header carries the model config and training metadata, and plain state
+dicts (a safetensors file without that header, or a torch file of `torch.save(model.state_dict())`).
 
-A checkpoint argument is either a `.safetensors` file or a run directory (meaning its
-`final.safetensors`). Files are written atomically and never unpickled.
+A checkpoint argument is either a file or a run directory (meaning its `final.safetensors`). Torch files are
+read with `torch.load(weights_only=True)` only: a pickle that needs more than tensors and containers is
+refused with the reason, never unpickled. A plain state dict carries no config: its model is given by the
+caller (`Checkpoint.module(model)`). Files are written atomically.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import pickle
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,21 +27,28 @@ from ._files import atomic_path
 from .errors import CheckpointError, ConfigError
 from .params import Params, check_finite, first_float
 
-__all__ = ["Checkpoint", "save", "save_params", "load", "load_checkpoint", "params_of", "resolve_checkpoint"]
+__all__ = ["Checkpoint", "save", "save_params", "load", "load_checkpoint", "params_of", "resolve_checkpoint",
+           "fit_model", "KINDS"]
 
 FORMAT = "weightspace/1"
 FINAL = "final.safetensors"
+KINDS = ("weightspace", "safetensors state dict", "torch state dict")
+"""What a checkpoint file was found to be (`Checkpoint.kind`)."""
 
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A checkpoint's contents: the state dict, the model config and the metadata (dataset, task, seed, step...)."""
+    """A checkpoint's contents: the state dict, the model config and the metadata (dataset, task, seed, step...).
+
+    `kind` is one of `KINDS`; a plain state dict has `config` None and empty metadata.
+    """
 
     params: Params
-    config: dict
+    config: dict | None
     metadata: dict = field(default_factory=dict)
     path: Path | None = None
     masks: Params | None = None
+    kind: str = "weightspace"
 
     def dataset(self, name: str | None = None, **options):
         """The dataset this network was trained on (rebuilt from the metadata), or the one named."""
@@ -49,24 +62,44 @@ class Checkpoint:
             options = {**(self.metadata["dataset_meta"].get("options") or {}), **options}
         return load_data(name, **options)
 
-    def module(self) -> nn.Module:
-        """Rebuild the model from its config and load the parameters (eval mode)."""
-        from .models import build
+    def module(self, model: nn.Module | None = None) -> nn.Module:
+        """The model with these parameters (eval mode): a copy of `model` if given, else rebuilt from the config.
 
-        with torch.random.fork_rng(devices=[]):  # the random initial weights are replaced: the global RNG is kept
-            model = build(self.config).to(first_float(self.params).dtype)  # the precision of the stored weights
-        try:
-            model.load_state_dict(self.params, strict=True)
-        except RuntimeError as err:
-            problem = _first_problem(err)
-            raise CheckpointError(f"{self.path}: tensors do not fit the config's model: {problem}") from None
-        return model.eval()
+        Raises CheckpointError naming missing and unexpected keys and shape mismatches when they do not fit.
+        """
+        if model is None:
+            if self.config is None:
+                raise CheckpointError(f"{self.path} is a {self.kind} without a weightspace model config in its "
+                                      "header; name the model (CLI: --model MODULE:FACTORY)")
+            from .models import build
+
+            with torch.random.fork_rng(devices=[]):  # the random initial weights are replaced: the global RNG kept
+                model = build(self.config)
+            where = "the config's model"
+        else:
+            model = copy.deepcopy(model)
+            where = f"the model {type(model).__name__}"
+        model = model.to(first_float(self.params).dtype)  # the precision of the stored weights
+        return fit_model(model, self.params, where=f"{self.path}: tensors do not fit {where}").eval()
 
 
-def _first_problem(err: RuntimeError) -> str:
-    """The first concrete line of a `load_state_dict` error (missing/unexpected key or a size mismatch)."""
-    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    return next((ln for ln in lines[1:]), lines[0] if lines else "unknown error")
+def fit_model(model: nn.Module, params: Mapping[str, torch.Tensor], *, where: str = "state dict") -> nn.Module:
+    """Load `params` into `model` (strictly); CheckpointError names missing/unexpected keys and shape mismatches."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in params]
+    extra = [k for k in params if k not in own]
+    shapes = [f"{k} {tuple(params[k].shape)} vs {tuple(own[k].shape)}" for k in own
+              if k in params and tuple(params[k].shape) != tuple(own[k].shape)]
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", extra),
+                         ("size mismatch (file vs model) for", shapes)):
+        if items:
+            more = f" (+{len(items) - 4} more)" if len(items) > 4 else ""
+            problems.append(f"{label} {', '.join(items[:4])}{more}")
+    if problems:
+        raise CheckpointError(f"{where}: {'; '.join(problems)}")
+    model.load_state_dict(dict(params), strict=True)
+    return model
 
 
 
@@ -149,17 +182,55 @@ def _json_field(path: Path, meta: dict, key: str, default: str | None) -> dict:
     return value
 
 
+def _is_torch_file(path: Path) -> bool:
+    """The file starts like a torch file: a zip archive (torch.save) or a bare pickle (protocol 2+)."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
+
+
+def _torch_state_dict(path: Path) -> Params:
+    """A state dict from a torch file, loaded with `weights_only=True`; the unpickler's refusal is the reason."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = next((ln.strip() for ln in str(err).splitlines() if "Unsupported" in ln or "global" in ln.lower()),
+                      str(err).splitlines()[0] if str(err) else "unknown reason")
+        raise CheckpointError(f"{path} needs unrestricted unpickling, which weightspace refuses (arbitrary code could "
+                              f"run); save model.state_dict() instead: {reason}") from None
+    except (RuntimeError, EOFError, OSError, ValueError, SafetensorError) as err:
+        first = (str(err).splitlines() or ["unreadable"])[0]
+        raise CheckpointError(f"{path} is not a safetensors checkpoint nor a readable torch file: {first}") from None
+    if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        nested = [k for k in ("state_dict", "model", "model_state_dict") if isinstance(obj.get(k), Mapping)]
+        if nested:
+            obj = obj[nested[0]]
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                          for k, v in obj.items()):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a state dict (names -> tensors); save "
+                              "model.state_dict()")
+    return {k: v.detach() for k, v in obj.items()}
+
+
 def load_checkpoint(path: str | os.PathLike, *, allow_nonfinite: bool = False) -> Checkpoint:
-    """Read a checkpoint file or run directory; refuses truncated files, non-safetensors and NaN weights."""
+    """Read a checkpoint file or run directory: a weightspace checkpoint, or a plain state dict (header-less
+    safetensors, or a torch file read with weights_only=True); refuses truncated files and NaN weights."""
     p = resolve_checkpoint(path)
+    if _is_torch_file(p):
+        params = _torch_state_dict(p)
+        if not allow_nonfinite:
+            check_finite(params, what=f"checkpoint {p}")
+        return Checkpoint(params=params, config=None, path=p, kind=KINDS[2])
     header = _read_header(p)
     meta = header.get("__metadata__") or {}
-    if meta.get("format") != FORMAT or "config" not in meta:
-        raise CheckpointError(f"{p} is a safetensors file without a weightspace model config in its header")
     try:
         params = load_file(str(p))
     except (SafetensorError, OSError) as err:
         raise CheckpointError(f"{p} is corrupt: {err}") from None
+    if meta.get("format") != FORMAT or "config" not in meta:
+        if not allow_nonfinite:
+            check_finite(params, what=f"checkpoint {p}")
+        return Checkpoint(params=params, config=None, path=p, kind=KINDS[1])
     config, metadata = _json_field(p, meta, "config", None), _json_field(p, meta, "metadata", "{}")
     masks = {k[len(MASK):]: params.pop(k).to(torch.float32) for k in [k for k in params if k.startswith(MASK)]}
     if not allow_nonfinite:

@@ -30,7 +30,7 @@ from ._files import RunLock, atomic_path, check_output, write_json
 from .data import Dataset
 from .data import load as load_data
 from .errors import CheckpointError, ConfigError, NonFiniteError, OutputError
-from .evaluate import criterion, evaluate, fit_inputs
+from .evaluate import LossFn, check_scalar, criterion, evaluate, fit_inputs, loss_function
 from .io import FINAL, load_checkpoint, save
 from .models import build
 from .optim import OPTIMIZERS, make_optimizer, optimizer_step
@@ -243,8 +243,9 @@ def train(
     device: str | torch.device = "cpu",
     masks: Mapping[str, Tensor] | None = None,
     callback: Callable[[dict], None] | None = None,
+    loss_fn: str | LossFn | None = None,
 ) -> TrainResult:
-    """Minimise the mean loss (cross-entropy or squared error) with minibatch SGD/Adam.
+    """Minimise the mean loss (cross-entropy over classes or tokens, or squared error) with minibatch SGD/Adam.
 
     Args:
       model: a config dict (`input_shape`/`num_outputs` default to the dataset's) or a built model; a
@@ -258,6 +259,8 @@ def train(
       force: replace the run `out` holds.
       masks: 0/1 tensors keyed like parameters; masked weights are zeroed and stay zero (pruning).
       callback: called after every step with {step, total_steps, epoch, loss}.
+      loss_fn: `loss_fn(outputs, targets) -> scalar` (or a name in `evaluate.LOSSES`) instead of the task's
+        convention; the final metrics use it too.
     Returns:
       `TrainResult` with the trained module (eval mode) and final train/test loss and accuracy.
     """
@@ -268,7 +271,8 @@ def train(
         return _train(model, data, None, None, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                       optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       schedule=schedule, seed=seed,
-                      save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
+                      save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback,
+                      loss_fn=loss_fn)
     run_dir = Path(out)
     lock, created = _open_run(run_dir)
     try:
@@ -276,7 +280,8 @@ def train(
         return _train(model, data, run_dir, state, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
                       optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
                       schedule=schedule, seed=seed,
-                      save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
+                      save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback,
+                      loss_fn=loss_fn)
     except Exception:
         if created is not None:  # nothing of a failed run is left in a folder made for it
             _clear(run_dir)
@@ -288,7 +293,8 @@ def train(
 
 def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs, batch_size, optimizer,
            optimizer_options, lr,
-           momentum, weight_decay, schedule, seed, save_every, dtype, device, masks, callback) -> TrainResult:
+           momentum, weight_decay, schedule, seed, save_every, dtype, device, masks, callback,
+           loss_fn=None) -> TrainResult:
     dataset = load_data(data) if isinstance(data, str) else data
     init_seed, order_seed = _seeds(seed)
     if isinstance(model, dict):
@@ -310,10 +316,19 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
              "weight_decay": weight_decay, "schedule": schedule}
     if optimizer_options:
         hyper["optimizer_options"] = dict(optimizer_options)
+    if loss_fn is not None:  # recorded (by name) so a resumed run must use the same loss
+        hyper["loss_fn"] = loss_fn if isinstance(loss_fn, str) else getattr(loss_fn, "__qualname__", repr(loss_fn))
+    custom = loss_function(loss_fn)
+
+    def objective(out: Tensor, y: Tensor) -> Tensor:
+        return check_scalar(custom(out, y)) if custom is not None else criterion(dataset.task, out, y)
+
     settings = json.dumps({"config": getattr(module, "config", None), **meta, **hyper, "dtype": str(dtype)},
                           sort_keys=True, default=str)
 
-    x_train = fit_inputs(dataset.x_train, module).to(device, dtype)
+    x_train = fit_inputs(dataset.x_train, module).to(device)
+    if x_train.is_floating_point():  # token ids stay integers
+        x_train = x_train.to(dtype)
     y_train = dataset.y_train.to(device)
     if dataset.task == "regression":
         y_train = y_train.to(dtype)
@@ -377,7 +392,7 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
             idx = perm[i * batch_size : (i + 1) * batch_size]
             for g in opt.param_groups:
                 g["lr"] = lr * _lr_factor(schedule, step, total)
-            loss = criterion(dataset.task, module(x_train[idx]), y_train[idx])
+            loss = objective(module(x_train[idx]), y_train[idx])
             if not torch.isfinite(loss):
                 raise NonFiniteError(f"train: the loss became {float(loss.detach())} at step {step}; lower the "
                                      "learning rate")
@@ -386,7 +401,7 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
 
             def closure(idx=idx) -> Tensor:  # SAM, Entropy-SGD, replicated SGD re-evaluate the step's minibatch
                 opt.zero_grad(set_to_none=True)
-                again = criterion(dataset.task, module(x_train[idx]), y_train[idx])
+                again = objective(module(x_train[idx]), y_train[idx])
                 again.backward()
                 return again
 
@@ -401,8 +416,8 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
         history.append({"epoch": epoch + 1, "step": step, "train_loss": running / steps_per_epoch})
     module.eval()
     metrics = {
-        "train": evaluate(module, dataset, "train"),
-        "test": evaluate(module, dataset, "test"),
+        "train": evaluate(module, dataset, "train", loss_fn=loss_fn),
+        "test": evaluate(module, dataset, "test", loss_fn=loss_fn),
         "steps": step,
         "history": history,
         "config": getattr(module, "config", None),

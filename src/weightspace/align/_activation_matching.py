@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from ..data import Source, iter_inputs, to_model
 from ..errors import DataError
 from ..params import check_finite, check_same_structure, first_float, forward
 from ..symmetry import FactorAction, GroupElement, Spec
@@ -101,14 +102,19 @@ def activation_matching(
     model: nn.Module,
     reference: Mapping[str, Tensor],
     other: Mapping[str, Tensor],
-    inputs: Tensor,
+    inputs: Tensor | Source,
     spec: Spec,
     *,
     batch_size: int = 500,
+    max_samples: int | None = None,
     solver: Solver | None = None,
 ) -> Alignment:
-    """Permute `other`'s units to maximise the correlation of their activations with `reference`'s on `inputs`."""
-    if inputs is None or len(inputs) == 0:
+    """Permute `other`'s units to maximise the correlation of their activations with `reference`'s on `inputs`.
+
+    `inputs`: a tensor of inputs, or any source of batches (`weightspace.data.iter_inputs`, its train split),
+    streamed; at most `max_samples` samples enter the correlations.
+    """
+    if inputs is None or (isinstance(inputs, Tensor) and len(inputs) == 0):
         raise DataError("activation matching needs data: the input batch is empty")
     check_same_structure(reference, other)
     check_finite(reference, what="reference network")
@@ -125,8 +131,8 @@ def activation_matching(
     names = sorted({n for ns in prod.values() for n in ns} | set(mha))
     stats: dict[str, _Stats] = {}
     ref = first_float(reference)
-    for i in range(0, len(inputs), batch_size):
-        xb = inputs[i:i + batch_size].to(ref.device, ref.dtype)
+    for x in iter_inputs(inputs, batch_size=batch_size, max_samples=max_samples):
+        xb = to_model(x, ref)
         za, zb = _record(model, names, reference, xb), _record(model, names, other, xb)
         for n in za:
             stats.setdefault(n, _Stats()).add(za[n], zb[n])

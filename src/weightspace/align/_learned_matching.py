@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
+from ..data import to_model
 from ..errors import ConfigError, DataError
 from ..evaluate import criterion
 from ..params import forward
@@ -28,7 +29,7 @@ def learned_matching(
     other: Mapping[str, Tensor],
     inputs: Tensor,
     targets: Tensor,
-    task: str,
+    task: str | None,
     spec: Spec,
     *,
     steps: int = 200,
@@ -65,8 +66,8 @@ def learned_matching(
             idx = torch.randint(0, len(inputs), (batch_size,), generator=gen)
             ref = reference[keys[0]]
             y = targets[idx].to(ref.device)
-            loss = criterion(task, forward(model, mid, inputs[idx].to(ref.device, ref.dtype)),
-                             y.to(ref.dtype) if task == "regression" else y)
+            loss = criterion(task, forward(model, mid, to_model(inputs[idx], ref)),
+                             to_model(y, ref))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

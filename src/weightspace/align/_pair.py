@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from ..data import Dataset
+from ..data import Dataset, Source, sample
 from ..errors import ConfigError
 from ..evaluate import fit_inputs
-from ..models import example_input
+from ..models import example_for
 from ..params import check_same_structure, first_float
 from ..symmetry import Spec, spec_of
 from ._activation_matching import activation_matching
@@ -30,24 +30,38 @@ def align_pair(
     other: Mapping[str, Tensor],
     *,
     spec: Spec | None = None,
-    data: Dataset | None = None,
+    data: Source | None = None,
     generator: torch.Generator | None = None,
     max_samples: int = 2000,
     callback: Callable[[dict], None] | None = None,
 ) -> Alignment | None:
-    """Align `other` to `reference` with `method` (none, weight, activation, ste); None for "none"."""
+    """Align `other` to `reference` with `method` (none, weight, activation, ste); None for "none".
+
+    `data` (activation and ste matching): any source of batches (`weightspace.data.iter_batches`); activation
+    matching reads the first `max_samples` training samples, learned matching the whole training split.
+    """
     if method not in METHODS:
         raise ConfigError(f"unknown alignment method {method!r}; choose one of {', '.join(METHODS)}")
     check_same_structure(reference, other)
     if method == "none":
         return None
-    spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=first_float(reference).dtype))
+    spec = spec if spec is not None else spec_of(model, example_for(model, data, dtype=first_float(reference).dtype))
     if method == "weight":
         return weight_matching(reference, other, spec, generator=generator)
     if data is None:
         raise ConfigError(f"{method} matching needs data: pass --dataset")
-    x = fit_inputs(data.x_train[:max_samples], model).to(first_float(reference).dtype)
+    dtype = first_float(reference).dtype
     if method == "activation":
-        return activation_matching(model, reference, other, x, spec)
-    return learned_matching(model, reference, other, fit_inputs(data.x_train, model).to(first_float(reference).dtype),
-                            data.y_train, data.task, spec, generator=generator, callback=callback)
+        x, _ = sample(data, "train", max_samples=max_samples)
+        return activation_matching(model, reference, other, _cast(fit_inputs(x, model), dtype), spec)
+    if isinstance(data, Dataset):
+        x, y, task = data.x_train, data.y_train, data.task
+    else:
+        x, y = sample(data, "train", max_samples=None)
+        task = None
+    return learned_matching(model, reference, other, _cast(fit_inputs(x, model), dtype), y, task, spec,
+                            generator=generator, callback=callback)
+
+
+def _cast(x: Tensor, dtype: torch.dtype) -> Tensor:
+    return x.to(dtype) if x.is_floating_point() else x

@@ -12,32 +12,26 @@ from rich.table import Table
 from ..errors import ConfigError
 from . import app
 from ._common import (
+    DataOpt,
     DataRootOpt,
     DatasetOpt,
     ForceOpt,
     Format,
     FormatOpt,
+    LossFnOpt,
+    ModelArgsOpt,
+    ModelOpt,
     OutCkptOpt,
     PlotOpt,
+    data_of,
     emit,
     guard,
+    open_networks,
     progress_bar,
     stdout,
+    user_data,
+    user_loss,
 )
-
-
-def _load_same(paths: list[str]):
-    from ..errors import ArchitectureMismatch
-    from ..io import load_checkpoint
-    from ..params import check_same_structure
-
-    ckpts = [load_checkpoint(p) for p in paths]
-    for c in ckpts[1:]:
-        if c.config != ckpts[0].config:
-            raise ArchitectureMismatch(f"{c.path} and {ckpts[0].path} have different model configs; "
-                                       "only networks of one architecture can be aligned")
-        check_same_structure(ckpts[0].params, c.params, what=f"{ckpts[0].path} and {c.path}")
-    return ckpts
 
 
 @app.command()
@@ -48,26 +42,32 @@ def align(
     method: Annotated[str, typer.Option(help="weight, activation or ste.")] = "weight",
     dataset: DatasetOpt = None,
     data_root: DataRootOpt = None,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """Write B permuted to match A (the same function as B)."""
+    """Write B permuted to match A (the same function as B); --loss is only checked (alignment needs none)."""
     from ..align import align_pair
-    from ..io import save_params
 
     guard(out, inputs=[a, b], force=force)
     if method not in ("weight", "activation", "ste"):
         raise ConfigError(f"--method must be weight, activation or ste, got {method!r}")
-    ca, cb = _load_same([a, b])
-    model = ca.module()
-    data = ca.dataset(dataset) if method != "weight" else None
+    user_loss(loss)
+    module, (ca, cb) = open_networks([a, b], model, model_args)
+    if method != "weight":
+        source = data_of(ca, data, dataset)
+    else:  # a model of your own is traced on the first inputs of --data
+        source = user_data(data) if data is not None else None
+    spec = _spec(module, source, ca.params)
     with progress_bar(fmt == Format.human) as bar:
-        alignment = align_pair(method, model, ca.params, cb.params, data=data,
+        alignment = align_pair(method, module, ca.params, cb.params, spec=spec, data=source,
                                callback=lambda e: bar("learned matching", e))
     aligned = alignment.apply(cb.params)
     masks = {k: alignment.element.apply_to(k, m) for k, m in cb.masks.items()} if cb.masks else None
-    save_params(aligned, cb.config, out, masks=masks,
-                **{**cb.metadata, "aligned_to": str(ca.path), "align_method": method})
+    _save(aligned, cb, out, masks=masks, aligned_to=str(ca.path), align_method=method)
     emit({"out": str(out), "method": method, "iterations": alignment.iterations,
           "objective": list(alignment.objective)}, fmt)
 
@@ -87,6 +87,10 @@ def barrier(
                                                    "along it (BatchNorm recomputed at each point).")] = None,
     dataset: DatasetOpt = None,
     data_root: DataRootOpt = None,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
@@ -99,21 +103,22 @@ def barrier(
         raise ConfigError("choose one of --reset-bn and --repair")
     if curve is not None and (align != "none" or repair):
         raise ConfigError("--curve fixes both ends: it takes neither --align nor --repair")
-    ca, cb = _load_same([a, b])
-    model = ca.module()
-    data = ca.dataset(dataset)
+    loss_fn = user_loss(loss)
+    module, (ca, cb) = open_networks([a, b], model, model_args)
+    source = data_of(ca, data, dataset)
     renormalize = "reset-bn" if reset_bn else "repair" if repair else "none"
     with progress_bar(fmt == Format.human) as bar:
         if curve is not None:
             from .curve import along_curve
 
-            out, path_curve = along_curve(curve, ca, cb, model, data, points=points, split=split, metric=metric,
+            out, path_curve = along_curve(curve, ca, cb, module, source, points=points, split=split, metric=metric,
                                           definition=definition,
                                           callback=lambda i, n: bar("curve", {"step": i, "total_steps": n}))
         else:
-            result = linear_barrier(model, ca.params, cb.params, data, align=align, points=points, split=split,
+            result = linear_barrier(module, ca.params, cb.params, source, align=align, points=points, split=split,
                                     metric=metric, definition=definition, renormalize=renormalize,
-                                    callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
+                                    spec=_spec(module, source, ca.params) if align != "none" else None,
+                                    loss_fn=loss_fn, callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
             out, path_curve = result.to_dict(), result.curve
     if plot is not None:
         from ..plots import plot_path_curves, save_figure
@@ -134,17 +139,20 @@ def merge(
     out: OutCkptOpt,
     no_align: Annotated[bool, typer.Option("--no-align", help="Average without aligning first.")] = False,
     weights: Annotated[str | None, typer.Option(help="Comma-separated weights summing to 1.")] = None,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """Weighted average of networks after aligning each to the first."""
+    """Weighted average of networks after aligning each to the first; with --data, also the merged network's test
+    loss (--loss) and accuracy."""
     import math
 
     from ..align import merge as merge_fn
-    from ..io import save_params
-    from ..models import example_input
-    from ..params import first_float
-    from ..symmetry import spec_of
+    from ..evaluate import evaluate
+    from ..io import fit_model
 
     if len(checkpoints) < 2:
         raise ConfigError("merge needs at least two checkpoints")
@@ -157,12 +165,43 @@ def merge(
             raise ConfigError(f"--weights must be comma-separated numbers, got {weights!r}") from None
         if not all(math.isfinite(x) for x in w):
             raise ConfigError(f"--weights must be finite numbers, got {weights!r}")
-    ckpts = _load_same(checkpoints)
-    model = ckpts[0].module()
-    spec = spec_of(model, example_input(model.config, dtype=first_float(ckpts[0].params).dtype))
-    merged = merge_fn([c.params for c in ckpts], spec, weights=w, align=not no_align)
-    save_params(merged, ckpts[0].config, out, **{**ckpts[0].metadata, "merged_from": [str(c.path) for c in ckpts]})
-    emit({"out": str(out), "aligned": not no_align, "networks": len(ckpts)}, fmt)
+    loss_fn = user_loss(loss)
+    module, ckpts = open_networks(checkpoints, model, model_args)
+    source = user_data(data) if data is not None else None
+    merged = merge_fn([c.params for c in ckpts], _spec(module, source, ckpts[0].params), weights=w,
+                      align=not no_align)
+    _save(merged, ckpts[0], out, merged_from=[str(c.path) for c in ckpts])
+    result = {"out": str(out), "aligned": not no_align, "networks": len(ckpts)}
+    if source is not None:
+        result["test"] = evaluate(fit_model(module, merged), source, "test", loss_fn=loss_fn)
+    emit(result, fmt)
+
+
+def _spec(module, source, params):
+    """The symmetry spec of `module` (a model of your own is traced on the first inputs of `source`)."""
+    from ..models import example_for
+    from ..params import first_float
+    from ..symmetry import spec_of
+
+    return spec_of(module, example_for(module, source, dtype=first_float(params).dtype))
+
+
+def _save(params, like, out: Path, *, masks=None, **metadata) -> None:
+    """Write `params` like the checkpoint `like`: with its config and metadata, or as a plain state dict
+    (header-less safetensors) when `like` is one."""
+    from ..io import save_params
+
+    if like.config is not None:
+        save_params(params, like.config, out, masks=masks, **{**like.metadata, **metadata})
+        return
+    from safetensors.torch import save_file
+
+    from .._files import atomic_path
+    from ..params import check_finite
+
+    check_finite(params, what=f"saving {out}")
+    with atomic_path(out) as tmp:
+        save_file({k: v.detach().contiguous().clone() for k, v in params.items()}, str(tmp))
 
 
 connectivity_app = typer.Typer(help="Linear connectivity modulo permutation across trajectories and widths.",

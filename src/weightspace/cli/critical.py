@@ -17,11 +17,14 @@ from ..errors import ConfigError
 from . import app
 from ._common import (
     CkptArg,
+    DataOpt,
     DataRootOpt,
     DatasetOpt,
     ForceOpt,
     Format,
     FormatOpt,
+    ModelArgsOpt,
+    ModelOpt,
     OutCkptOpt,
     PlotOpt,
     emit,
@@ -38,6 +41,10 @@ if TYPE_CHECKING:
 __all__ = ["critical_app", "dataset_of", "hessian_cmd", "saddle_cmd", "split_cmd"]
 
 LossOpt = Annotated[str, typer.Option("--loss", help="Classification loss: mse (one-hot targets) or cross-entropy.")]
+HessianLossOpt = Annotated[str | None, typer.Option(
+    "--loss", help="mse (one-hot targets for labels; the default for zoo checkpoints), cross-entropy, or your own "
+                   "MODULE:FN, FN(outputs, targets) -> scalar (with --model the default is the evaluation convention: "
+                   "cross-entropy for labels and tokens, squared error for real targets).")]
 WdOpt = Annotated[float, typer.Option("--weight-decay", help="Add (wd/2)·||θ||² to the loss.")]
 LOSSES = ("mse", "cross-entropy")
 SADDLE_START_GTOL = 1e-3  # `saddle` warns when ||∇L|| at its start is above this: the start is not a minimum
@@ -82,32 +89,31 @@ def hessian_cmd(
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
     plot: PlotOpt = None,
-    loss: LossOpt = "mse",
+    loss: HessianLossOpt = None,
     weight_decay: WdOpt = 0.0,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    max_batches: Annotated[int | None, typer.Option(help="With --data: at most this many training batches enter "
+                                                         "the loss.")] = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Hessian spectrum of the training loss at a checkpoint (float64): eigenvalues, index, nullity."""
     from .. import critical
-    from ..io import load_checkpoint
-    from ..symmetry._config import model_for
 
     if dense and top is not None:
         raise ConfigError("give --dense or --top K, not both")
     guard(plot, inputs=[checkpoint], force=force)
-    ckpt = load_checkpoint(checkpoint)
-    data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
-    loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
-    params = _params64(ckpt.params)
-    trainable = {k for k, _ in model_for(ckpt.config).named_parameters()}
-    buffers = {k: v for k, v in params.items() if k not in trainable}  # BatchNorm statistics stay fixed
-
-    def loss_of_parameters(p):
-        return loss_fn({**buffers, **p})
+    if model is not None or data is not None or (loss is not None and ":" in loss) or _token_model(checkpoint):
+        loss_of_parameters, params = _own_objective(checkpoint, model, model_args, data, dataset, loss, weight_decay,
+                                                    max_batches)
+    else:
+        loss_of_parameters, params = _zoo_objective(checkpoint, dataset, loss or "mse", weight_decay)
 
     with progress_bar(fmt == Format.human and top is not None) as bar:
-        point = critical.characterize(loss_of_parameters, {k: v for k, v in params.items() if k in trainable},
-                                      top=top, callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
+        point = critical.characterize(loss_of_parameters, params, top=top,
+                                      callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
     result = point.to_dict()
     if plot is not None:
         from ..plots import plot_spectrum, save_figure
@@ -125,6 +131,66 @@ def hessian_cmd(
         stdout.print("largest: " + ", ".join(f"{v:.4g}" for v in r.get("largest_eigenvalues", ev)[-6:]))
 
     emit(result, fmt, human)
+
+
+def _token_model(checkpoint: str) -> bool:
+    """A zoo checkpoint of a token model (its inputs are token ids, not features to cast to float64)."""
+    from ..io import load_checkpoint
+    from ..models import TOKEN_MODELS
+
+    config = load_checkpoint(checkpoint).config
+    return config is not None and config.get("name") in TOKEN_MODELS
+
+
+def _zoo_objective(checkpoint: str, dataset: str | None, loss: str, weight_decay: float):
+    """(L of the trainable tensors, their values) of a zoo checkpoint on its training split (float64)."""
+    from .. import critical
+    from ..io import load_checkpoint
+    from ..symmetry._config import model_for
+
+    ckpt = load_checkpoint(checkpoint)
+    data = dataset_of(ckpt, dataset, loss=loss, weight_decay=weight_decay)
+    loss_fn = critical.objective(ckpt.config, data, weight_decay=weight_decay)
+    params = _params64(ckpt.params)
+    trainable = {k for k, _ in model_for(ckpt.config).named_parameters()}
+    buffers = {k: v for k, v in params.items() if k not in trainable}  # BatchNorm statistics stay fixed
+
+    def loss_of_parameters(p):
+        return loss_fn({**buffers, **p})
+
+    return loss_of_parameters, {k: v for k, v in params.items() if k in trainable}
+
+
+def _own_objective(checkpoint, model, model_args, data, dataset, loss, weight_decay, max_batches):
+    """(L of the trainable tensors, their values) of any model on the streamed training batches of --data (or the
+    dataset), with --loss (a name or MODULE:FN) plus (wd/2)||θ||², in float64."""
+    import torch
+
+    from ..evaluate import loss_function
+    from ..hessian import loss_of
+    from ._common import data_of, open_networks, user_loss
+
+    module, (ckpt,) = open_networks([checkpoint], model, model_args)
+    module = module.to(torch.float64).eval()
+    source = data_of(ckpt, data, dataset, dtype=torch.float64)
+    loss_fn = user_loss(loss) if loss is not None and ":" in loss else loss_function(loss)
+    if loss_fn is None:
+        from ..evaluate import criterion
+
+        def loss_fn(out, target):
+            return criterion(None, out, target)
+
+    objective, keys = loss_of(module, source, loss_fn=loss_fn, split="train", max_batches=max_batches)
+    state = {k: v.detach() for k, v in module.state_dict().items()}
+    wd = float(weight_decay)
+
+    def loss_of_parameters(p):
+        value = objective({**state, **p})
+        if wd:
+            value = value + 0.5 * wd * sum((v * v).sum() for v in p.values())
+        return value
+
+    return loss_of_parameters, {k: state[k] for k in keys}
 
 
 @critical_app.command("split")

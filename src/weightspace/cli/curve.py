@@ -58,14 +58,13 @@ def curve(
     import torch
 
     from ..paths import CURVE_KINDS, evaluate_fitted_curve, evaluate_path, fit_model_curve, linear_path, save_curve
-    from .connect import _load_same
+    from ._common import open_networks
 
     guard(out, inputs=[a, b], force=force)
     guard(plot, inputs=[a, b, str(out)], force=force)
     if kind not in CURVE_KINDS:
         raise ConfigError(f"--kind must be one of {', '.join(CURVE_KINDS)}, got {kind!r}")
-    ca, cb = _load_same([a, b])
-    model = ca.module()
+    model, (ca, cb) = open_networks([a, b])
     data = ca.dataset(dataset)
     metric = "error" if data.task == "classification" else "loss"
     with progress_bar(fmt == Format.human) as bar:

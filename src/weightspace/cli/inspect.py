@@ -1,4 +1,9 @@
-"""weightspace eval | info | spec: what a checkpoint holds and how well it does."""
+"""weightspace eval | info | spec: what a checkpoint holds and how well it does.
+
+Each takes a weightspace checkpoint (its header names the zoo model) or, with --model MODULE:FACTORY, a plain
+state dict (safetensors or a torch file, read with weights_only=True) of your own model; --data and --loss
+bring your own data and loss.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,24 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import app
-from ._common import CkptArg, DataRootOpt, DatasetOpt, Format, FormatOpt, emit, stdout
+from ._common import (
+    CkptArg,
+    DataOpt,
+    DataRootOpt,
+    DatasetOpt,
+    Format,
+    FormatOpt,
+    LossFnOpt,
+    ModelArgsOpt,
+    ModelOpt,
+    data_of,
+    emit,
+    info,
+    open_networks,
+    stdout,
+    user_data,
+    user_loss,
+)
 
 
 @app.command("eval")
@@ -19,36 +41,65 @@ def eval_cmd(
     dataset: DatasetOpt = None,
     data_root: DataRootOpt = None,
     split: Annotated[str, typer.Option(help="train or test.")] = "test",
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
     """Loss and accuracy of a checkpoint on a dataset split: {split, loss, accuracy, error}."""
     from ..evaluate import evaluate
-    from ..io import load_checkpoint
     from ..params import first_float
 
-    ckpt = load_checkpoint(checkpoint)
-    data = ckpt.dataset(dataset, dtype=first_float(ckpt.params).dtype)  # inputs in the weights' precision
-    result = evaluate(ckpt.module(), data, split)
-    emit(result, fmt)
+    module, (ckpt,) = open_networks([checkpoint], model, model_args)
+    source = data_of(ckpt, data, dataset, dtype=first_float(ckpt.params).dtype)  # inputs in the weights' precision
+    emit(evaluate(module, source, split, loss_fn=user_loss(loss)), fmt)
 
 
 @app.command("info")
-def info_cmd(checkpoint: CkptArg, fmt: FormatOpt = Format.human) -> None:
-    """The model config, metadata and parameter count of a checkpoint."""
+def info_cmd(
+    checkpoint: CkptArg,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
+    fmt: FormatOpt = Format.human,
+) -> None:
+    """What a checkpoint file holds (a weightspace checkpoint or a plain state dict), its config, metadata and
+    parameter count; with --model, whether the state dict fits that model; with --data/--loss, what they give."""
     from ..io import load_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
-    ckpt.module()  # refuses tensors that do not fit the config (shapes, missing or extra keys) in one line
-    n = sum(v.numel() for k, v in ckpt.params.items() if v.is_floating_point())
+    found = {"path": str(ckpt.path), "kind": ckpt.kind}
+    if model is not None or ckpt.config is not None:
+        module, _ = open_networks([checkpoint], model, model_args)  # refuses tensors that do not fit, in one line
+        found["model"] = f"{type(module).__module__}.{type(module).__qualname__}"
+    n = sum(v.numel() for v in ckpt.params.values() if v.is_floating_point())
     meta = {k: v for k, v in ckpt.metadata.items() if k != "dataset_meta"}
-    emit({"path": str(ckpt.path), "config": ckpt.config, "metadata": meta, "tensors": len(ckpt.params),
-          "parameters": n}, fmt, lambda r: _print_info(r))
+    found.update({"config": ckpt.config, "metadata": meta, "tensors": len(ckpt.params), "parameters": n})
+    if data is not None:
+        found["data"] = _describe(user_data(data))
+    if loss is not None:
+        fn = user_loss(loss)
+        found["loss"] = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+    emit(found, fmt, _print_info)
+
+
+def _describe(data) -> str:
+    from ..data import Dataset
+
+    if isinstance(data, Dataset):
+        return repr(data)
+    return f"train: {type(data.train).__name__}, test: {type(data.test).__name__}"
 
 
 def _print_info(r: dict) -> None:
     """One line each, never wrapped (a pipe gives Rich an 80-column console) and the path never read as markup."""
-    stdout.print(f"[bold]{escape(r['path'])}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors",
-                 soft_wrap=True)
+    stdout.print(f"[bold]{escape(r['path'])}[/bold]: {r['parameters']} numbers in {r['tensors']} tensors, "
+                 f"a {escape(r['kind'])}", soft_wrap=True)
+    for key in ("model", "data", "loss"):
+        if key in r:
+            stdout.print(f"{key}: {r[key]}", soft_wrap=True, markup=False)
     stdout.print(f"config: {json.dumps(r['config'])}", soft_wrap=True, markup=False)
     stdout.print(f"metadata: {json.dumps(r['metadata'])}", soft_wrap=True, markup=False)
 
@@ -57,16 +108,23 @@ def _print_info(r: dict) -> None:
 def spec_cmd(
     checkpoint: CkptArg,
     strict: Annotated[bool, typer.Option(help="Fail if any layer cannot be acted on.")] = False,
+    model: ModelOpt = None,
+    model_args: ModelArgsOpt = None,
+    data: DataOpt = None,
+    loss: LossFnOpt = None,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """The symmetry table of a checkpoint's model: factors, their kinds and axes, and fixed layers."""
-    from ..io import load_checkpoint
-    from ..models import example_input
+    """The symmetry table of a checkpoint's model: factors, their kinds and axes, and fixed layers (a model of your
+    own is traced on the first inputs of --data; --loss is only checked)."""
+    from ..models import example_for
+    from ..params import first_float
     from ..symmetry import spec_of
 
-    ckpt = load_checkpoint(checkpoint)
-    model = ckpt.module()  # the config's model, refusing tensors that do not fit it
-    spec = spec_of(model, example_input(model.config), strict=strict)
+    user_loss(loss)
+    module, (ckpt,) = open_networks([checkpoint], model, model_args)  # refusing tensors that do not fit
+    source = user_data(data) if data is not None else None
+    spec = spec_of(module, example_for(module, source, dtype=first_float(ckpt.params).dtype), strict=strict)
+    info(f"{escape(str(ckpt.path))}: a {ckpt.kind} of {escape(type(module).__qualname__)}")
 
     def human(r):
         t = Table("factor", "size", "kinds", "axes", title="unit groups")

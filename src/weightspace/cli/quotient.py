@@ -23,6 +23,7 @@ from ._common import (
     emit,
     guard,
     info,
+    open_networks,
     progress_bar,
     stdout,
 )
@@ -30,20 +31,6 @@ from ._common import (
 MethodOpt = Annotated[str | None, typer.Option(
     help="Alignment: weight (weight matching, default) or cosine (per unit, layer by layer; binary nets: "
          "sign-aware cosine, the default).")]
-
-
-def _load_same(paths: list[str]):
-    from ..errors import ArchitectureMismatch
-    from ..io import load_checkpoint
-    from ..params import check_same_structure
-
-    ckpts = [load_checkpoint(p) for p in paths]
-    for c in ckpts[1:]:
-        if c.config != ckpts[0].config:
-            raise ArchitectureMismatch(f"{c.path} and {ckpts[0].path} have different model configs; distances and "
-                                       "curves need networks of one architecture")
-        check_same_structure(ckpts[0].params, c.params, what=f"{ckpts[0].path} and {c.path}")
-    return ckpts
 
 
 def _method(method: str | None) -> str | None:
@@ -71,7 +58,7 @@ def canonical(
     method = _method(method)
     inputs = [ckpt] + ([reference] if reference else [])
     guard(out, inputs=inputs, force=force)
-    ckpts = _load_same(inputs)
+    ckpts = open_networks(inputs)[1]
     model = ckpts[0].module()
     q = quotient_of(model)
     result: dict = {"out": str(out), "model": q.model, "spheres": len(q.spheres),
@@ -116,7 +103,7 @@ def distance(
     method = _method(method)
     if len(checkpoints) < 2:
         raise ConfigError("distance needs at least two checkpoints")
-    ckpts = _load_same(checkpoints)
+    ckpts = open_networks(checkpoints)[1]
     model = ckpts[0].module()
     q = quotient_of(model)
     data = ckpts[0].dataset(dataset) if function else None
@@ -171,7 +158,7 @@ def geodesic(
         raise ConfigError(f"--definition must be one of {', '.join(DEFINITIONS)}, got {definition!r}")
     if points < 2:
         raise ConfigError(f"--points must be at least 2, got {points}")
-    ca, cb = _load_same([a, b])
+    ca, cb = open_networks([a, b])[1]
     model = ca.module()
     q = quotient_of(model)
     data = ca.dataset(dataset)

@@ -14,7 +14,7 @@ from ._common import Format, FormatOpt, emit, info, stderr, stdout
 app = typer.Typer(no_args_is_help=True)
 
 
-class ResultsFormat(str, enum.Enum):
+class ResultsFormat(enum.StrEnum):
     json = "json"
     csv = "csv"
 

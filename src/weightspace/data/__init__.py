@@ -1,6 +1,9 @@
-"""Offline datasets: bundled digits, generated MNIST-1D, teacher-student and linear-teacher data, local MNIST/CIFAR-10.
+"""Offline datasets: bundled digits, generated MNIST-1D, teacher-student and linear-teacher data, a synthetic
+next-token task (second-order Markov chain), local MNIST/CIFAR-10; and the batches every evaluation streams.
 
 Nothing is ever downloaded. `load(name, ...)` returns a `Dataset` (train and test tensors, task, provenance).
+Evaluations take a `Dataset`, a pair of tensors, `Splits` or any iterable of (inputs, targets) batches
+(`iter_batches`).
 
 Example:
     >>> from weightspace import data
@@ -18,16 +21,19 @@ from collections.abc import Callable
 import torch
 
 from ..errors import DataError
+from ._batches import Source, Splits, iter_batches, iter_inputs, sample, task_of, to_model
 from ._cifar import load_cifar10
-from ._dataset import Dataset, check_dtype, check_int
+from ._dataset import TASKS, Dataset, check_dtype, check_int
 from ._digits import load_digits
 from ._isolated import isolated
 from ._linear import LINEAR_TEACHER, SCALAR, load_linear_teacher, load_scalar
+from ._markov import MARKOV, load_markov
 from ._mnist import load_mnist
 from ._mnist1d import load_mnist1d
 from ._teacher import load_teacher
 
-__all__ = ["Dataset", "load", "DATASETS"]
+__all__ = ["Dataset", "load", "DATASETS", "TASKS", "Source", "Splits", "iter_batches", "iter_inputs", "sample",
+           "task_of", "to_model"]
 
 _SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,
@@ -37,6 +43,7 @@ _SOURCES: dict[str, Callable[..., Dataset]] = {
     "cifar10": load_cifar10,
     LINEAR_TEACHER: load_linear_teacher,
     SCALAR: load_scalar,
+    MARKOV: load_markov,
 }
 _COMMON = ("root", "seed", "dtype")
 
@@ -61,15 +68,15 @@ def load(
     """Load the dataset `name` (one of `DATASETS`) with its inputs (and regression targets) in `dtype`.
 
     Args:
-      name: "digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher" or "scalar".
+      name: "digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher", "scalar" or "markov".
       root: folder of local copies (mnist, cifar10); defaults to `$WEIGHTSPACE_DATA`. Ignored by the others.
       seed: the generator seed (mnist1d, teacher, linear-teacher); None means the dataset's reference seed (42
         for mnist1d, 0 for the teachers). Ignored by digits (fixed split), mnist and cifar10 (official splits)
         and scalar.
-      dtype: floating dtype of the inputs.
+      dtype: floating dtype of the inputs (token ids of "markov" stay int64).
       **options: per dataset: digits `image`; mnist1d `num_samples`; teacher `d`, `r_star`, `p`, `n_train`,
         `n_test`, `activation`; mnist `image`; cifar10 `flatten`; linear-teacher `h` (required), `n_train`,
-        `n_test`; scalar `x`, `y`.
+        `n_test`; scalar `x`, `y`; markov `vocab`, `seq_len`, `n_train`, `n_test`, `noise`.
 
     Returns:
       A `Dataset`; `meta["options"]` holds the options that reproduce it via `load(name, **meta["options"])`.

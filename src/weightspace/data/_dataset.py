@@ -15,7 +15,7 @@ from ..errors import DataError
 
 __all__ = ["Dataset", "TASKS", "check_dtype", "check_bool", "check_int", "check_choice", "data_root", "find_files"]
 
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "next-token")
 SPLITS = ("train", "test")
 DATA_ENV = "WEIGHTSPACE_DATA"
 
@@ -26,7 +26,9 @@ class Dataset:
 
     Classification: `y` is int64 of shape (N,) with labels in [0, num_outputs).
     Regression: `y` is floating of shape (N, p) with p = num_outputs.
-    `x` is floating of shape (N, *input_shape); `meta` holds JSON-able facts (source, seed, sizes, options).
+    Next-token: `x` and `y` are int64 token ids of shape (N, T) in [0, num_outputs), y_t the token after x_t.
+    `x` is floating or integer (token ids) of shape (N, *input_shape); `meta` holds JSON-able facts (source,
+    seed, sizes, options).
     """
 
     name: str
@@ -50,10 +52,9 @@ class Dataset:
             x, y = self.split(split)
             if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
                 raise DataError(f"{where}: x_{split} and y_{split} must be torch tensors")
-            if not x.is_floating_point() or x.ndim < 2:
-                raise DataError(
-                    f"{where}: x_{split} must be floating with shape (N, ...), got {x.dtype} {tuple(x.shape)}"
-                )
+            if x.dtype in (torch.bool, torch.uint8) or x.is_complex() or x.ndim < 2:
+                raise DataError(f"{where}: x_{split} must be floating or integer token ids with shape (N, ...), "
+                                f"got {x.dtype} {tuple(x.shape)}")
             if len(x) == 0:
                 raise DataError(f"{where}: the {split} split is empty; a dataset needs samples in both splits")
             if len(x) != len(y):
@@ -66,10 +67,12 @@ class Dataset:
             )
 
     def _check_targets(self, where: str, split: str, y: torch.Tensor) -> None:
-        if self.task == "classification":
-            if y.dtype != torch.int64 or y.ndim != 1:
+        if self.task in ("classification", "next-token"):
+            ndim = 1 if self.task == "classification" else 2
+            if y.dtype != torch.int64 or y.ndim != ndim:
+                shape = "(N,)" if ndim == 1 else "(N, T)"
                 raise DataError(
-                    f"{where}: y_{split} must be int64 labels of shape (N,), got {y.dtype} {tuple(y.shape)}"
+                    f"{where}: y_{split} must be int64 labels of shape {shape}, got {y.dtype} {tuple(y.shape)}"
                 )
             lo, hi = int(y.min()), int(y.max())
             if lo < 0 or hi >= self.num_outputs:
@@ -86,7 +89,7 @@ class Dataset:
 
     @property
     def dtype(self) -> torch.dtype:
-        """The floating dtype of the inputs."""
+        """The dtype of the inputs (floating, or int64 for token ids)."""
         return self.x_train.dtype
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import grad, vjp, vmap
 
+from ..data import Source, iter_batches, to_model
 from ..errors import ConfigError
-from ..params import Params, check_finite, flatten, forward, select_keys, tree_dot, unflatten
+from ..params import Params, check_finite, first_float, flatten, forward, select_keys, tree_dot, unflatten
 
 __all__ = ["LossFn", "loss_of", "select_keys", "flatten", "unflatten", "gradient", "hvp"]
 
@@ -30,16 +31,22 @@ LossFn = Callable[[Params], Tensor]
 KINDS = ("mse", "cross_entropy")
 
 
-def loss_of(module: nn.Module, x: Tensor, y: Tensor, *, kind: str = "mse",
-            keys: Sequence[str] | None = None) -> tuple[LossFn, tuple[str, ...]]:
-    """(L, keys) for `module` on the batch (x, y), L(θ) = mean_i ℓ(f(θ; x_i), y_i).
+def loss_of(module: nn.Module, data: Tensor | Source, y: Tensor | None = None, *, kind: str = "mse",
+            loss_fn: Callable[[Tensor, Tensor], Tensor] | None = None, keys: Sequence[str] | None = None,
+            split: str = "train", batch_size: int = 2048,
+            max_batches: int | None = None) -> tuple[LossFn, tuple[str, ...]]:
+    """(L, keys) for `module` on data, L(θ) = (1/N) Σ_i ℓ(f(θ; x_i), y_i) over N samples.
 
-    mse: ℓ = ||f(x) − y||² summed over outputs (no 1/2); cross_entropy: mean cross-entropy on logits.
+    `data` is the input batch x with targets `y`, or any source of batches (`weightspace.data.iter_batches`:
+    a Dataset's `split`, a pair, a DataLoader; at most `max_batches`), streamed at every call of L: the
+    batch means are weighted by batch size. ℓ is `loss_fn(outputs, targets)` (a batch mean) if given, else
+    mse: ||f(x) − y||² summed over outputs (no 1/2); cross_entropy: mean cross-entropy on logits.
     `keys` defaults to the module's trainable parameters (buffers excluded); tensors missing from
     the dict passed to L are taken from the module. The module is not modified.
     """
     if kind not in KINDS:
         raise ConfigError(f"loss_of: unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+    source = (data, y) if y is not None else data
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats
            for m in module.modules()):
         raise ConfigError("loss_of: the module has BatchNorm in training mode, which would update its running "
@@ -49,26 +56,39 @@ def loss_of(module: nn.Module, x: Tensor, y: Tensor, *, kind: str = "mse",
         keys = tuple(k for k, p in module.named_parameters() if p.requires_grad and p.is_floating_point())
     keys = select_keys(state, keys, where="loss_of")
 
-    def loss_fn(params: Params) -> Tensor:
-        out = forward(module, params, x)
+    def batch_loss(out: Tensor, target: Tensor) -> Tensor:
+        if loss_fn is not None:
+            return loss_fn(out, target)
         if kind == "cross_entropy":
-            return F.cross_entropy(out, y)
-        diff = (out - y).reshape(len(out), -1)
+            return F.cross_entropy(out, target)
+        diff = (out - target).reshape(len(out), -1)
         return (diff * diff).sum(dim=1).mean()
 
-    return loss_fn, keys
+    def objective(params: Params) -> Tensor:
+        ref = first_float(params) if params else first_float(state)
+        total, n = 0, 0
+        for xb, yb in iter_batches(source, split, batch_size=batch_size, max_batches=max_batches):
+            value = _check(batch_loss(forward(module, params, to_model(xb, ref)), to_model(yb, ref)), "loss_of")
+            total = total + value * len(xb)
+            n += len(xb)
+        return total / n
+
+    return objective, keys
+
+
+def _check(out, where: str) -> Tensor:
+    if not isinstance(out, Tensor) or out.dim() != 0 or not out.is_floating_point():
+        got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, Tensor) else type(out).__name__
+        raise ConfigError(f"{where}: loss_fn must return a floating scalar tensor, got {got}; reduce it "
+                          f"(e.g. .mean()) inside loss_fn")
+    return out
 
 
 def _scalar(loss_fn: LossFn, where: str) -> LossFn:
     """`loss_fn` with its output checked to be a floating scalar."""
 
     def checked(params: Params) -> Tensor:
-        out = loss_fn(params)
-        if not isinstance(out, Tensor) or out.dim() != 0 or not out.is_floating_point():
-            got = f"shape {tuple(out.shape)}, dtype {out.dtype}" if isinstance(out, Tensor) else type(out).__name__
-            raise ConfigError(f"{where}: loss_fn must return a floating scalar tensor, got {got}; reduce it "
-                              f"(e.g. .mean()) inside loss_fn")
-        return out
+        return _check(loss_fn(params), where)
 
     return checked
 

@@ -13,6 +13,8 @@ Models (keys beyond name, input_shape, num_outputs; defaults in brackets):
   binary_mlp   widths | depth + width (sign weights and activations, straight-through training)
   transformer  seq_len, token_dim [input_shape[-1]], d_model [32], heads [4], depth [2], mlp_dim [64],
                mlp_activation [gelu]
+  gpt          input_shape [seq_len] of token ids, num_outputs = vocabulary; d_model [32], heads [4], depth [2],
+               mlp_dim [4 d_model]; outputs next-token logits (batch, T, vocab), head tied to the embedding
 
 Initialisation draws from the global RNG like `nn.Linear`; seed it around `build` (e.g. inside
 `torch.random.fork_rng()`) for reproducible weights.
@@ -33,10 +35,11 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from . import _binary, _linear, _mlp, _resnet, _transformer, _vgg
+from . import _binary, _gpt, _linear, _mlp, _resnet, _transformer, _vgg
 from ._activations import ACTIVATIONS, ReluPow
 
-__all__ = ["ACTIVATIONS", "MODELS", "ReluPow", "build", "example_input", "normalize_config"]
+__all__ = ["ACTIVATIONS", "MODELS", "TOKEN_MODELS", "ReluPow", "build", "example_input", "example_for",
+           "normalize_config"]
 
 _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "mlp": (_mlp.normalize, _mlp.MLP),
@@ -45,7 +48,10 @@ _REGISTRY: dict[str, tuple[Callable[[dict], dict], type[nn.Module]]] = {
     "resnet20": (_resnet.normalize, _resnet.ResNet20),
     "transformer": (_transformer.normalize, _transformer.Transformer),
     "binary_mlp": (_binary.normalize, _binary.BinaryMLP),
+    "gpt": (_gpt.normalize, _gpt.GPT),
 }
+TOKEN_MODELS = ("gpt",)
+"""Models whose inputs are int64 token ids in [0, num_outputs)."""
 MODELS: tuple[str, ...] = tuple(_REGISTRY)
 
 
@@ -82,11 +88,29 @@ def example_input(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """A standard normal input of shape (batch, *input_shape); drawn from `generator` (default: seed 0)."""
+    """A standard normal input of shape (batch, *input_shape), or uniform token ids (int64) for a token model
+    (`TOKEN_MODELS`); drawn from `generator` (default: seed 0)."""
     full = normalize_config(config)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 0:
         raise ConfigError(f"example_input: `batch` must be an int >= 0, got {batch!r}")
     if not dtype.is_floating_point:
         raise ConfigError(f"example_input: `dtype` must be a floating point dtype, got {dtype}")
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    if full["name"] in TOKEN_MODELS:
+        return torch.randint(0, full["num_outputs"], (batch, *full["input_shape"]), generator=gen)
     return torch.randn(batch, *full["input_shape"], generator=gen, dtype=dtype)
+
+
+def example_for(model: nn.Module, data=None, *, dtype: torch.dtype = torch.float32) -> Tensor:
+    """An input that `model` accepts: `example_input` of a zoo model's config, else the first two training
+    inputs of `data` (any source of batches, `weightspace.data.iter_batches`), floating ones in `dtype`."""
+    config = getattr(model, "config", None)
+    if isinstance(config, Mapping) and config.get("name") in _REGISTRY:
+        return example_input(config, dtype=dtype)
+    if data is None:
+        raise ConfigError(f"{type(model).__name__} is not a zoo model: tracing its symmetries needs an example input; "
+                          "pass data (CLI: --data MODULE:FACTORY) or a spec")
+    from ..data import sample
+
+    x, _ = sample(data, "train", max_samples=2)
+    return x.to(dtype) if x.is_floating_point() else x

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ..data import Dataset
+from ..data import Source
 from ..errors import ConfigError
-from ..evaluate import evaluate
+from ..evaluate import ErrorFn, LossFn, evaluate
 from ..params import Lerp, Params
 
 __all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_curve", "evaluate_path", "loss_curve"]
@@ -123,22 +123,25 @@ def evaluate_curve(
 def evaluate_path(
     model: nn.Module,
     path: Callable[[float], Mapping[str, Tensor]],
-    data: Dataset,
+    data: Source,
     *,
     points: int = 25,
     split: str = "test",
     alphas: Sequence[float] | None = None,
     prepare: Callable[[Params], Params] | None = None,
     callback: Callable[[int, int], None] | None = None,
+    loss_fn: str | LossFn | None = None,
+    error_fn: ErrorFn | None = None,
 ) -> PathCurve:
-    """Loss and error of `model` on `data`'s `split` along `path` (one forward pass over the split per point).
+    """Loss and error of `model` on `data`'s `split` along `path` (one streamed pass over the split per point).
 
-    `evaluate_curve` with `weightspace.evaluate.evaluate` as the measure; `prepare` maps the path's
-    parameters before evaluation (BatchNorm reset, REPAIR).
+    `evaluate_curve` with `weightspace.evaluate.evaluate` (and its `loss_fn`, `error_fn`) as the measure;
+    `data` is any source of batches; `prepare` maps the path's parameters before evaluation (BatchNorm reset,
+    REPAIR).
     """
 
     def measure(params: Params) -> tuple[float, float | None]:
-        r = evaluate(model, data, split, params=params)
+        r = evaluate(model, data, split, params=params, loss_fn=loss_fn, error_fn=error_fn)
         return r["loss"], r["error"]
 
     return evaluate_curve(path, measure, points=points, split=split, alphas=alphas, prepare=prepare,

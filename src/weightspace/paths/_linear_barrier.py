@@ -15,10 +15,10 @@ from torch import Tensor, nn
 
 from ..align import Alignment
 from ..align._pair import align_pair
-from ..data import Dataset
+from ..data import Source, sample
 from ..errors import ConfigError
-from ..evaluate import fit_inputs
-from ..models import example_input
+from ..evaluate import ErrorFn, LossFn, fit_inputs
+from ..models import example_for
 from ..params import Params, first_float
 from ..symmetry import Spec, spec_of
 from ._barrier import Barrier, PathCurve, evaluate_path
@@ -46,7 +46,7 @@ def linear_barrier(
     model: nn.Module,
     reference: Mapping[str, Tensor],
     other: Mapping[str, Tensor],
-    data: Dataset,
+    data: Source,
     *,
     align: str = "none",
     points: int = 25,
@@ -57,8 +57,14 @@ def linear_barrier(
     spec: Spec | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[int, int], None] | None = None,
+    loss_fn: str | LossFn | None = None,
+    error_fn: ErrorFn | None = None,
 ) -> PairBarrier:
-    """Barrier of θ(α) = (1 − α) θ_A + α π(θ_B), π from `align`, on `data`'s `split`."""
+    """Barrier of θ(α) = (1 − α) θ_A + α π(θ_B), π from `align`, on `data`'s `split`.
+
+    `data`: any source of batches (a Dataset, a pair, `data.Splits`, a DataLoader); `loss_fn`/`error_fn` as in
+    `weightspace.evaluate.evaluate`.
+    """
     if renormalize not in RENORMALIZE:
         raise ConfigError(f"unknown renormalisation {renormalize!r}; choose one of {', '.join(RENORMALIZE)}")
     alignment = align_pair(align, model, reference, other, spec=spec, data=data, generator=generator)
@@ -66,17 +72,19 @@ def linear_barrier(
     a = dict(reference)
     prepare = None
     if renormalize != "none":  # BatchNorm statistics and REPAIR targets from up to 2000 training inputs
-        stats_x = fit_inputs(data.x_train[:2000], model).to(first_float(a).dtype)
+        stats_x = fit_inputs(sample(data, "train", max_samples=2000)[0], model)
+        stats_x = stats_x.to(first_float(a).dtype) if stats_x.is_floating_point() else stats_x
     if renormalize == "reset-bn":
         def prepare(p: Params) -> Params:
             return reset_batchnorm(model, p, stats_x)
     line = linear_path(a, b)
     path = line
     if renormalize == "repair":
-        spec = spec if spec is not None else spec_of(model, example_input(model.config, dtype=first_float(a).dtype))
+        spec = spec if spec is not None else spec_of(model, example_for(model, data, dtype=first_float(a).dtype))
         ends = (reset_batchnorm(model, a, stats_x), reset_batchnorm(model, b, stats_x))
 
         def path(alpha: float) -> Params:  # REPAIR's targets depend on α itself
             return repair(model, line(alpha), ends, alpha, stats_x, spec)
-    curve = evaluate_path(model, path, data, points=points, split=split, prepare=prepare, callback=callback)
+    curve = evaluate_path(model, path, data, points=points, split=split, prepare=prepare, callback=callback,
+                          loss_fn=loss_fn, error_fn=error_fn)
     return PairBarrier(curve.barrier(metric, definition), curve, alignment)

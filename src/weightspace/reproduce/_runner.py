@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .._files import RunLock, check_output, write_json
@@ -159,7 +159,7 @@ def run_claims(
         env = environment(out)
         kept = _previous(out, env, budget, force)
         results = {"budget": budget, "command": command, **env, "executor": executor,
-                   "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "finished": None,
+                   "started": datetime.now(UTC).isoformat(timespec="seconds"), "finished": None,
                    "seconds": 0.0, "wall_seconds": 0.0, "claims": dict(kept)}
         t0 = time.perf_counter()
         for i, record in enumerate(records):
@@ -174,7 +174,7 @@ def run_claims(
             if callback is not None:
                 callback("done", {**event, "verdict": entry["verdict"], "seconds": entry["seconds"],
                                   "kept": record["id"] in kept, "error": entry.get("error")})
-        results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
         results["wall_seconds"] = round(time.perf_counter() - t0, 3)
         write_json(out / RESULTS, results)
     return results
