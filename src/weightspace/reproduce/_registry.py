@@ -24,6 +24,7 @@ CLAIM_MODULES: list[str] = [
     "multilayer_saddle",
     "counting_claims",
     "connectivity_claims",
+    "gpt_alignment",
     "continuous_claims",
     "curve_bound",
 ]
