@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _SUBMODULES = ("align", "connectivity",  # connectivity: re-exports kept for one release
-               "continuous", "counting", "data", "hessian", "models", "paths", "plots", "quotient")
+               "continuous", "counting", "data", "flatness", "hessian", "models", "optim", "paths", "plots",
+               "quotient")
 _NAMES = {
     "ArchitectureMismatch": "errors", "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
     "NonFiniteError": "errors", "SymmetryError": "errors", "WeightspaceError": "errors",
@@ -30,12 +31,12 @@ _NAMES = {
 __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align",
-    "continuous", "counting", "data", "evaluate", "hessian", "load", "load_checkpoint", "models", "paths", "plots",
-    "quotient", "save", "save_params", "spec_of", "train",
+    "continuous", "counting", "data", "evaluate", "flatness", "hessian", "load", "load_checkpoint", "models", "optim",
+    "paths", "plots", "quotient", "save", "save_params", "spec_of", "train",
 ]
 
 if TYPE_CHECKING:
-    from . import align, continuous, counting, data, hessian, models, paths, plots, quotient
+    from . import align, continuous, counting, data, flatness, hessian, models, optim, paths, plots, quotient
     from .errors import (
         ArchitectureMismatch,
         CheckpointError,

@@ -33,10 +33,10 @@ from .errors import CheckpointError, ConfigError, NonFiniteError, OutputError
 from .evaluate import criterion, evaluate, fit_inputs
 from .io import FINAL, load_checkpoint, save
 from .models import build
+from .optim import OPTIMIZERS, make_optimizer, optimizer_step
 
 __all__ = ["TrainResult", "train", "OPTIMIZERS", "SCHEDULES"]
 
-OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine", "linear")
 
 
@@ -229,6 +229,7 @@ def train(
     epochs: int = 20,
     batch_size: int = 64,
     optimizer: str = "sgd",
+    optimizer_options: Mapping | None = None,
     lr: float = 0.05,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
@@ -249,6 +250,8 @@ def train(
       model: a config dict (`input_shape`/`num_outputs` default to the dataset's) or a built model; a
         built model is left untouched: a deep copy is trained and returned in the result.
       data: a dataset name for `weightspace.data.load` or a `Dataset`.
+      optimizer: one of `weightspace.optim.OPTIMIZERS` (sgd, adam, sam, entropy-sgd, replicated-sgd);
+        `optimizer_options` holds its own hyperparameters (`weightspace.optim.make_optimizer`).
       save_every: with `out`, save a checkpoint (and its resume state) every this many steps (and at step 0).
       out: the run directory; locked while the run writes, refused if it holds another run.
       resume: continue the run in `out` from its last step checkpoint (same settings required).
@@ -262,15 +265,17 @@ def train(
     if out is None:
         if resume or force:
             raise ConfigError("train: resume and force need a run directory (out)")
-        return _train(model, data, None, None, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                      momentum=momentum, weight_decay=weight_decay, schedule=schedule, seed=seed,
+        return _train(model, data, None, None, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      schedule=schedule, seed=seed,
                       save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
     run_dir = Path(out)
     lock, created = _open_run(run_dir)
     try:
         state = _prepare(run_dir, resume=resume, force=force)
         return _train(model, data, run_dir, state, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
-                      lr=lr, momentum=momentum, weight_decay=weight_decay, schedule=schedule, seed=seed,
+                      optimizer_options=optimizer_options, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                      schedule=schedule, seed=seed,
                       save_every=save_every, dtype=dtype, device=device, masks=masks, callback=callback)
     except Exception:
         if created is not None:  # nothing of a failed run is left in a folder made for it
@@ -281,7 +286,8 @@ def train(
         _remove_empty(run_dir, created)
 
 
-def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs, batch_size, optimizer, lr,
+def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs, batch_size, optimizer,
+           optimizer_options, lr,
            momentum, weight_decay, schedule, seed, save_every, dtype, device, masks, callback) -> TrainResult:
     dataset = load_data(data) if isinstance(data, str) else data
     init_seed, order_seed = _seeds(seed)
@@ -302,6 +308,8 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
     meta = {"dataset": dataset.name, "dataset_meta": dataset.meta, "task": dataset.task, "seed": seed}
     hyper = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr, "momentum": momentum,
              "weight_decay": weight_decay, "schedule": schedule}
+    if optimizer_options:
+        hyper["optimizer_options"] = dict(optimizer_options)
     settings = json.dumps({"config": getattr(module, "config", None), **meta, **hyper, "dtype": str(dtype)},
                           sort_keys=True, default=str)
 
@@ -313,10 +321,8 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
     steps_per_epoch = math.ceil(n / batch_size)
     total = epochs * steps_per_epoch
     params = [p for p in module.parameters() if p.requires_grad]
-    if optimizer == "sgd":
-        opt = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    else:
-        opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = make_optimizer(optimizer, params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                         **(optimizer_options or {}))
     order = torch.Generator().manual_seed(order_seed)
 
     named = dict(module.named_parameters())
@@ -377,7 +383,14 @@ def _train(model, data, run_dir: Path | None, state_file: Path | None, *, epochs
                                      "learning rate")
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            opt.step()
+
+            def closure(idx=idx) -> Tensor:  # SAM, Entropy-SGD, replicated SGD re-evaluate the step's minibatch
+                opt.zero_grad(set_to_none=True)
+                again = criterion(dataset.task, module(x_train[idx]), y_train[idx])
+                again.backward()
+                return again
+
+            optimizer_step(opt, closure)
             apply_masks()
             step += 1
             running += float(loss.detach())

@@ -83,31 +83,43 @@ def barrier(
     definition: Annotated[str, typer.Option(help="interpolation (max L - lerp of ends) or mean.")] = "interpolation",
     reset_bn: Annotated[bool, typer.Option("--reset-bn", help="Recompute BatchNorm statistics at each point.")] = False,
     repair: Annotated[bool, typer.Option("--repair", help="REPAIR every point's unit statistics.")] = False,
+    curve: Annotated[str | None, typer.Option(help="A curve file fitted by `weightspace curve A B`: the barrier "
+                                                   "along it (BatchNorm recomputed at each point).")] = None,
     dataset: DatasetOpt = None,
     data_root: DataRootOpt = None,
     plot: PlotOpt = None,
     force: ForceOpt = False,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """The barrier along the straight path from A to B (B optionally aligned first)."""
+    """The barrier along the straight path from A to B (B optionally aligned first), or along a fitted --curve."""
     from ..paths import linear_barrier
 
-    guard(plot, inputs=[a, b], force=force)
+    guard(plot, inputs=[a, b] + ([curve] if curve else []), force=force)
     if reset_bn and repair:
         raise ConfigError("choose one of --reset-bn and --repair")
+    if curve is not None and (align != "none" or repair):
+        raise ConfigError("--curve fixes both ends: it takes neither --align nor --repair")
     ca, cb = _load_same([a, b])
     model = ca.module()
     data = ca.dataset(dataset)
     renormalize = "reset-bn" if reset_bn else "repair" if repair else "none"
     with progress_bar(fmt == Format.human) as bar:
-        result = linear_barrier(model, ca.params, cb.params, data, align=align, points=points, split=split,
-                                metric=metric, definition=definition, renormalize=renormalize,
-                                callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
-    out = result.to_dict()
+        if curve is not None:
+            from .curve import along_curve
+
+            out, path_curve = along_curve(curve, ca, cb, model, data, points=points, split=split, metric=metric,
+                                          definition=definition,
+                                          callback=lambda i, n: bar("curve", {"step": i, "total_steps": n}))
+        else:
+            result = linear_barrier(model, ca.params, cb.params, data, align=align, points=points, split=split,
+                                    metric=metric, definition=definition, renormalize=renormalize,
+                                    callback=lambda i, n: bar("path", {"step": i, "total_steps": n}))
+            out, path_curve = result.to_dict(), result.curve
     if plot is not None:
         from ..plots import plot_path_curves, save_figure
 
-        out["plot"] = str(save_figure(plot_path_curves({f"align={align}": result.curve}), plot))
+        label = f"fitted {out['kind']}" if curve is not None else f"align={align}"
+        out["plot"] = str(save_figure(plot_path_curves({label: path_curve}), plot))
 
     def human(r):
         stdout.print(f"{r['metric']} barrier ({r['split']}, {r['definition']}, align={r['align']}): "

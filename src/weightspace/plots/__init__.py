@@ -15,6 +15,7 @@ from ._figure import new_figure, save_figure
 from .continuous import plot_component_counts, plot_curvature_bound, plot_orbit, plot_paths, plot_rescaling
 from .counting import plot_ratio
 from .critical import plot_band, plot_chain, plot_spectrum, plot_split_family
+from .flatness import plot_local_energy
 from .paths import plot_path_curves, plot_series
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "plot_chain",
     "plot_component_counts",
     "plot_curvature_bound",
+    "plot_local_energy",
     "plot_orbit",
     "plot_path_curves",
     "plot_paths",
