@@ -1,6 +1,9 @@
 """Trajectories, IMP sequences and width sweeps: the machinery behind Sharma et al.'s claims."""
 
+import contextlib
 import json
+import shutil
+import sqlite3
 
 import pytest
 import torch
@@ -138,16 +141,22 @@ def test_imp_masks_are_global_magnitude_and_move_with_weights(tmp_path):
     assert r["masks_permuted_with_weights"] is True
 
 
-def test_width_sweep_resumes_without_retraining(tmp_path, monkeypatch):
+def test_width_sweep_resumes_its_training_and_its_barrier_stage(tmp_path):
     r = conn.width_sweep([8, 16], 2, tmp_path, dataset="digits", depth=1, epochs=1, points=3)
     assert [row["width"] for row in r["rows"]] == [8, 16]
-
-    def fail(*args, **kwargs):
-        raise AssertionError("a finished run was trained again")
-
-    monkeypatch.setattr(conn, "train", fail)
+    records = ws.sweep.results(tmp_path)
+    assert sorted(rec["task"] for rec in records) == ["train"] * 4 + ["width"] * 2
+    assert [rec["result"] for rec in records if rec["task"] == "width"] == r["rows"]
+    # a driver killed while it computed the barriers of width 16: its row left running, no artifacts
+    cut = next(rec["key"] for rec in records if rec["task"] == "width" and rec["config"]["width"] == 16)
+    with contextlib.closing(sqlite3.connect(tmp_path / "sweep.sqlite")) as db, db:
+        db.execute("UPDATE jobs SET status = 'running', result = NULL WHERE key = ?", (cut,))
+    shutil.rmtree(tmp_path / "jobs" / cut)
     again = conn.width_sweep([8, 16], 2, tmp_path, dataset="digits", depth=1, epochs=1, points=3)
     assert again["rows"] == r["rows"]
+    with contextlib.closing(sqlite3.connect(tmp_path / "sweep.sqlite")) as db:
+        attempts = dict(db.execute("SELECT key, attempts FROM jobs").fetchall())
+    assert attempts == {rec["key"]: 2 if rec["key"] == cut else 1 for rec in records}  # nothing else ran again
     with pytest.raises(ConfigError):
         conn.width_sweep([8], 1, tmp_path)
 

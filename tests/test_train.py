@@ -15,7 +15,6 @@ import torch
 import weightspace as ws
 from weightspace.cli import main
 from weightspace.errors import ConfigError, DataError, OutputError
-from weightspace.experiments.connectivity import train_run
 
 SMALL = {"name": "mlp", "widths": [16], "activation": "relu"}
 
@@ -153,18 +152,6 @@ def test_a_failed_run_leaves_no_folder(tmp_path):
     with pytest.raises(ws.errors.NonFiniteError):
         ws.train(SMALL, "digits", epochs=1, lr=1e30, save_every=1, out=tmp_path / "new" / "run")
     assert list(tmp_path.iterdir()) == []
-
-
-def test_width_sweep_runs_with_other_settings_are_refused(tmp_path):
-    out = str(tmp_path / "w8-s0")
-    config = {"name": "mlp", "depth": 1, "width": 8}
-    train_run(config, "digits", 0, 1, out)
-    before = (tmp_path / "w8-s0" / "final.safetensors").read_bytes()
-    assert train_run(config, "digits", 0, 1, out) == out  # the same settings: reused
-    for other in ((config, "digits", 0, 2), ({**config, "depth": 2}, "digits", 0, 1), (config, "digits", 1, 1)):
-        with pytest.raises(ConfigError, match="other settings"):
-            train_run(*other, out)
-    assert (tmp_path / "w8-s0" / "final.safetensors").read_bytes() == before
 
 
 def test_a_killed_run_resumes_to_identical_weights_and_its_lock_refuses_a_second_writer(tmp_path, capsys,

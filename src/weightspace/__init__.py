@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("align", "connectivity",  # connectivity: re-exports kept for one release
                "continuous", "counting", "data", "flatness", "hessian", "models", "optim", "paths", "plots",
-               "quotient")
+               "quotient", "sweep")
 _NAMES = {
     "ArchitectureMismatch": "errors", "CheckpointError": "errors", "ConfigError": "errors", "DataError": "errors",
     "NonFiniteError": "errors", "SymmetryError": "errors", "WeightspaceError": "errors",
@@ -32,11 +32,11 @@ __all__ = [
     "ArchitectureMismatch", "Checkpoint", "CheckpointError", "ConfigError", "DataError", "GroupElement",
     "NonFiniteError", "Spec", "SymmetryError", "TrainResult", "WeightspaceError", "align",
     "continuous", "counting", "data", "evaluate", "flatness", "hessian", "load", "load_checkpoint", "models", "optim",
-    "paths", "plots", "quotient", "save", "save_params", "spec_of", "train",
+    "paths", "plots", "quotient", "save", "save_params", "spec_of", "sweep", "train",
 ]
 
 if TYPE_CHECKING:
-    from . import align, continuous, counting, data, flatness, hessian, models, optim, paths, plots, quotient
+    from . import align, continuous, counting, data, flatness, hessian, models, optim, paths, plots, quotient, sweep
     from .errors import (
         ArchitectureMismatch,
         CheckpointError,

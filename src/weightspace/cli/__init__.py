@@ -2,8 +2,9 @@
 
 train (train), eval | info | spec (inspect), demo (demo), count ... (count), align | barrier | merge |
 connectivity (connect), orbit (continuous), hessian | critical | saddle (critical), canonical | distance |
-geodesic (quotient), flatness (flatness), curve (curve). Each module imports the library inside its command
-bodies, so `weightspace --help` and `weightspace count T` start without torch.
+geodesic (quotient), flatness (flatness), curve (curve), sweep run | status | results (sweep). Each module
+imports the library inside its command bodies, so `weightspace --help` and `weightspace count T` start
+without torch.
 
 Results go to stdout (`--format json` for machines), progress and notes to stderr. Known errors
 print one line and exit 2; set WEIGHTSPACE_DEBUG=1 for the traceback.
@@ -26,9 +27,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-from . import train, inspect, demo, count, connect, continuous, critical, quotient, flatness, curve  # noqa: E402, F401, I001  (registration order = help order)
+from . import train, inspect, demo, count, connect, continuous, critical, quotient, flatness, curve, sweep  # noqa: E402, F401, I001  (registration order = help order)
 
 app.add_typer(count.app, name="count", help="Exact counts of symmetry-induced critical sets.")
+app.add_typer(sweep.app, name="sweep", help="Grids of jobs that resume: run, status, results.")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -215,12 +215,17 @@ def connectivity_width(
     epochs: int = 30,
     points: int = 11,
     resolution: Annotated[int, typer.Option(help="Simplex grid resolution K.")] = 4,
-    out: Annotated[Path, typer.Option(help="Folder for the runs (resumable), results.json and the plot.")] =
-        Path("out/width"),
-    executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
+    out: Annotated[Path, typer.Option(help="The sweep folder (resumable: training and barriers), results.json and "
+                                           "the plot.")] = Path("out/width"),
+    executor: Annotated[str, typer.Option(help="local (a process pool) or ray.")] = "local",
+    workers: Annotated[int, typer.Option(help="Local processes (1: in this process) or CPUs of a local Ray "
+                                              "instance.")] = 1,
+    address: Annotated[str | None, typer.Option(help="Join the Ray cluster at this address (--executor ray).")] =
+        None,
     fmt: FormatOpt = Format.human,
 ) -> None:
-    """2-model and 3-model barriers after weight matching vs width, with a plot."""
+    """2-model and 3-model barriers after weight matching vs width, with a plot: a sweep of the `width` task
+    (each width needing its trained seeds), resumed from its store."""
     from ..experiments.connectivity import width_sweep
     from ..plots import plot_series, save_figure
 
@@ -231,7 +236,7 @@ def connectivity_width(
     guard(out, folder=True)
     with progress_bar(fmt == Format.human) as bar:
         r = width_sweep(ws, seeds, out, dataset=dataset, depth=depth, epochs=epochs, points=points,
-                        resolution=resolution, executor=executor, callback=bar)
+                        resolution=resolution, executor=executor, workers=workers, address=address, callback=bar)
     series = {"2 models (aligned)": [row["barrier_2"] for row in r["rows"]],
               "2 models (naive)": [row["barrier_2_naive"] for row in r["rows"]]}
     if seeds >= 3:

@@ -1,28 +1,25 @@
 """Sharma et al. 2024 drivers: read runs from disk, train width sweeps, write results.
 
 The studies themselves are `weightspace.paths.trajectory_barriers` and `weightspace.paths.width_sweep`;
-this module finds checkpoints in run directories, trains (resumably) the runs of a width sweep and
-writes its `results.json`.
+this module finds checkpoints in run directories and runs the width study as a sweep
+(`weightspace.sweep`: the `train` and `width` tasks) that writes its `results.json`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import sweep
 from .._files import write_json
-from ..data import load as load_data
-from ..errors import ConfigError
+from ..errors import ConfigError, WeightspaceError
 from ..io import load_checkpoint
-from ..models import normalize_config
 from ..paths import _studies
-from ..sweep import run_jobs
-from ..train import train
+from ..sweep import Sweep
 
-__all__ = ["trajectory_barriers", "width_sweep", "train_run"]
+__all__ = ["trajectory_barriers", "width_sweep"]
 
 _STEP = re.compile(r"^(step|level)-(\d+)(\.safetensors)?$")
 
@@ -59,29 +56,6 @@ def trajectory_barriers(
                                         points=points, split=split, callback=callback)
 
 
-def train_run(config: dict, dataset: str, seed: int, epochs: int, out: str) -> str:
-    """Train one run unless its run directory is already complete (resumable sweeps); a complete run trained
-    with other settings (model, dataset, seed, epochs: read from its metrics.json) is refused. An incomplete
-    one is trained again from scratch."""
-    run = Path(out)
-    if not (run / "final.safetensors").is_file():
-        train(config, dataset, epochs=epochs, seed=seed, out=out, force=True)
-        return out
-    try:
-        recorded = json.loads((run / "metrics.json").read_text())
-        stored = recorded["config"]
-        settings = (recorded["dataset"], recorded["seed"], recorded["hyperparameters"]["epochs"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(f"{run} holds a run whose settings cannot be read (metrics.json); remove it or choose "
-                          "another --out") from None
-    wanted = normalize_config({**config, "input_shape": stored.get("input_shape"),
-                               "num_outputs": stored.get("num_outputs")})
-    if wanted != stored or settings != (dataset, seed, epochs):
-        raise ConfigError(f"{run} was trained with other settings (model {stored}, dataset {settings[0]}, seed "
-                          f"{settings[1]}, epochs {settings[2]}); use another --out or remove it to retrain")
-    return out
-
-
 def width_sweep(
     widths: list[int],
     seeds: int,
@@ -93,32 +67,28 @@ def width_sweep(
     points: int = 11,
     resolution: int = 4,
     executor: str = "local",
+    workers: int = 1,
+    address: str | None = None,
     callback: Callable[[str, dict], None] | None = None,
 ) -> dict:
-    """Train `seeds` MLPs per width under `out/runs` (resumable), then `weightspace.paths.width_sweep` on
-    them; `out/results.json` is rewritten after every width."""
+    """Sharma et al.'s width study as a sweep in `out`: the `width` task at every width, each needing its
+    `seeds` trained MLPs (`train` jobs). Both stages resume from the store; `out/results.json` holds the rows
+    and Spearman's ρ (`weightspace.paths.width_summary`)."""
     if seeds < 2 or not widths:
         raise ConfigError("width sweep needs at least two seeds and one width")
-    root = Path(out)
-    jobs = [{"config": {"name": "mlp", "depth": depth, "width": w}, "dataset": dataset, "seed": s,
-             "epochs": epochs, "out": str(root / "runs" / f"w{w}-s{s}")} for w in widths for s in range(seeds)]
-    run_jobs(train_run, jobs, executor=executor,
-             callback=(lambda i, n: callback("train", {"step": i, "total_steps": n})) if callback else None)
-    meta = {"dataset": dataset, "depth": depth, "seeds": seeds, "epochs": epochs}
-    rows: list[dict] = []
-
-    def network(width: int, seed: int):
-        ckpt = load_checkpoint(root / "runs" / f"w{width}-s{seed}")
-        return ckpt.module(), ckpt.params
-
-    def progress(stage: str, event: dict) -> None:
-        rows.append(event["row"])
-        write_json(root / "results.json", {"rows": rows, **meta})
-        if callback is not None:
-            callback(stage, {k: v for k, v in event.items() if k != "row"})
-
-    result = _studies.width_sweep(widths, seeds, network, load_data(dataset), points=points, resolution=resolution,
-                                  callback=progress)
-    result = {"rows": result["rows"], **meta, **{k: v for k, v in result.items() if k != "rows"}}
-    write_json(root / "results.json", result)
+    study = Sweep("width", grid={"width": list(widths)},
+                  fixed={"seeds": seeds, "dataset": dataset, "depth": depth, "epochs": epochs, "points": points,
+                         "resolution": resolution})
+    records = sweep.run(study, out, executor=executor, workers=workers, address=address,
+                        callback=(lambda e: callback("jobs", {"step": e["done"] + e["failed"],
+                                                              "total_steps": e["total"]})) if callback else None)
+    rows = [r for r in records if r["task"] == "width"]
+    failed = next((r for r in records if r["status"] != "done"), None)
+    if failed is not None:
+        raise WeightspaceError(f"width study: job {failed['key']} ({failed['task']}, {failed['config']}) "
+                               f"{failed['status']}: {failed['error']}")
+    result = _studies.width_summary([r["result"] for r in rows], seeds)
+    result = {"rows": result["rows"], "dataset": dataset, "depth": depth, "seeds": seeds, "epochs": epochs,
+              **{k: v for k, v in result.items() if k != "rows"}}
+    write_json(Path(out) / "results.json", result)
     return result

@@ -27,7 +27,7 @@ from ._barrier import evaluate_path
 from ._curves import linear_path
 from ._simplex import simplex_barrier
 
-__all__ = ["trajectory_barriers", "width_barriers", "width_sweep"]
+__all__ = ["trajectory_barriers", "width_barriers", "width_row", "width_summary", "width_sweep"]
 
 
 def _spec(model: nn.Module, spec: Spec | None) -> Spec:
@@ -108,6 +108,28 @@ def width_barriers(model: nn.Module, networks: Sequence[Mapping[str, Tensor]], d
     return row
 
 
+def width_row(width: int, model: nn.Module, networks: Sequence[Mapping[str, Tensor]], data: Dataset, *,
+              points: int = 11, resolution: int = 4) -> dict:
+    """One width's row of the width study: `width_barriers` of its networks and their mean test accuracy."""
+    accuracy = [evaluate(model, data, "test", params=dict(p))["accuracy"] for p in networks]
+    barriers = width_barriers(model, networks, data, points=points, resolution=resolution)
+    return {"width": width, **{k: barriers[k] for k in ("barrier_2", "barrier_2_std", "barrier_2_naive")},
+            "test_accuracy": float(np.mean([float("nan") if a is None else a for a in accuracy])),
+            **{k: v for k, v in barriers.items() if k.startswith("barrier_3")}}
+
+
+def width_summary(rows: Sequence[dict], seeds: int) -> dict:
+    """The rows with Spearman's ρ between width and barrier (2-model; 3-model with three or more seeds),
+    for three or more widths."""
+    result: dict = {"rows": list(rows)}
+    if len(rows) >= 3:
+        widths = [r["width"] for r in rows]
+        result["spearman_2"] = float(spearmanr(widths, [r["barrier_2"] for r in rows])[0])
+        if seeds >= 3:
+            result["spearman_3"] = float(spearmanr(widths, [r["barrier_3"] for r in rows])[0])
+    return result
+
+
 def width_sweep(
     widths: Sequence[int],
     seeds: int,
@@ -118,8 +140,8 @@ def width_sweep(
     resolution: int = 4,
     callback: Callable[[str, dict], None] | None = None,
 ) -> dict:
-    """`width_barriers` at every width over the networks `network(width, seed)` -> (module, params), seed <
-    `seeds`, with their mean test accuracy; Spearman's ρ between width and barrier for three or more widths.
+    """`width_row` at every width over the networks `network(width, seed)` -> (module, params), seed <
+    `seeds`; Spearman's ρ between width and barrier for three or more widths (`width_summary`).
 
     `callback("barriers", {"step", "total_steps", "row"})` follows each finished width.
     """
@@ -128,19 +150,7 @@ def width_sweep(
     rows = []
     for w in widths:
         nets = [network(w, s) for s in range(seeds)]
-        model = nets[0][0]
-        params = [p for _, p in nets]
-        accuracy = [evaluate(m, data, "test", params=dict(p))["accuracy"] for m, p in nets]
-        barriers = width_barriers(model, params, data, points=points, resolution=resolution)
-        row = {"width": w, **{k: barriers[k] for k in ("barrier_2", "barrier_2_std", "barrier_2_naive")},
-               "test_accuracy": float(np.mean([float("nan") if a is None else a for a in accuracy])),
-               **{k: v for k, v in barriers.items() if k.startswith("barrier_3")}}
-        rows.append(row)
+        rows.append(width_row(w, nets[0][0], [p for _, p in nets], data, points=points, resolution=resolution))
         if callback is not None:
-            callback("barriers", {"step": len(rows), "total_steps": len(widths), "row": row})
-    result: dict = {"rows": rows}
-    if len(widths) >= 3:
-        result["spearman_2"] = float(spearmanr([r["width"] for r in rows], [r["barrier_2"] for r in rows])[0])
-        if seeds >= 3:
-            result["spearman_3"] = float(spearmanr([r["width"] for r in rows], [r["barrier_3"] for r in rows])[0])
-    return result
+            callback("barriers", {"step": len(rows), "total_steps": len(widths), "row": rows[-1]})
+    return width_summary(rows, seeds)
