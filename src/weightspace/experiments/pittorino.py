@@ -118,7 +118,8 @@ def _correlation_claim(out: Path, b: dict, *, binary: bool) -> dict:
         x, y = [m.flatness(level) for m in ms], [m.test_error for m in ms]
         rho = spearman(x, y)
         lo, hi = bootstrap_spearman(x, y, resamples=b["resamples"], seed=0)
-        per[ds] = {"spearman": rho, "ci95": [lo, hi], "minimisers": [_row(m, level) for m in ms]}
+        per[ds] = {"spearman": rho, "ci95": [lo, hi], "spearman_train_error": spearman(x, [m.train_error for m in ms]),
+                   "minimisers": [_row(m, level) for m in ms]}
         values.append(lo)
     tag = "binary_" if binary else ""
     _fig_curves(studies, out / f"{tag}local_energy.png",
