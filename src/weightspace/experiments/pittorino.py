@@ -277,21 +277,22 @@ _SMOKE = {"budget": "smoke", "datasets": ["digits"], "settings": ["sgd-large-lr"
           "binary_datasets": ["digits"], "binary_settings": ["adam", "sgd-large-lr"], "binary_width": 16,
           "binary_epochs": 2, "binary_overrides": {"adam": {"lr": 0.01}}, "fractions": [0.0, 0.05, 0.1], "p": 0.05}
 _QUICK = {"budget": "quick", "datasets": ["digits", "mnist1d"],
-          "settings": ["sgd-small-batch", "sgd-large-batch", "sgd-large-lr", "adam", "sam", "replicated-sgd"],
-          "seeds": [0, 1, 2, 3, 4], "depth": 1, "width": 64, "epochs": 15,
-          "overrides": {"sgd-large-batch": {"lr": 0.5}, "adam": {"lr": 3e-3}},
+          "settings": ["sgd-small-batch", "sgd-large-batch", "sgd-large-lr", "adam", "sam"],
+          "seeds": [0, 1, 2, 3, 4], "depth": 1, "width": 256, "epochs": 30,
+          "overrides": {"sgd-large-batch": {"lr": 0.5, "batch_size": 256}, "adam": {"lr": 1e-2}, "sam": {"lr": 0.2}},
           "sigmas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "sigma": 0.3, "samples": 32, "resamples": 2000, "pairs": 2,
-          "points": 11, "chain_steps": 400, "chain_lr": 0.01, "workers": 2,
-          "binary_datasets": ["digits", "mnist1d"],
+          "points": 11, "chain_steps": 1000, "chain_lr": 0.01, "workers": 2,
+          "binary_datasets": ["digits"],
           "binary_settings": ["sgd-small-batch", "sgd-large-batch", "sgd-large-lr", "adam", "sam"],
-          "binary_width": 128, "binary_epochs": 15,
-          "binary_overrides": {"sgd-large-batch": {"lr": 0.5}, "adam": {"lr": 0.01}},
+          "binary_width": 256, "binary_epochs": 30,
+          "binary_overrides": {"sgd-large-batch": {"lr": 0.5, "batch_size": 256}, "adam": {"lr": 0.01}},
           "fractions": [0.0, 0.01, 0.02, 0.05, 0.1], "p": 0.02}
-_FULL = {**_QUICK, "budget": "full", "settings": [*_QUICK["settings"], "sgd-small-lr", "entropy-sgd"],
-         "seeds": list(range(10)), "depth": 2, "width": 256, "epochs": 60, "overrides": {"sgd-large-batch": {"lr": 0.5},
-         "adam": {"lr": 3e-3}, "sgd-small-lr": {"lr": 0.01}}, "samples": 128, "resamples": 10000, "pairs": 10,
-         "points": 25, "chain_steps": 3000, "workers": 8, "binary_width": 512, "binary_epochs": 60,
-         "binary_settings": [*_QUICK["binary_settings"], "replicated-sgd"]}
+_FULL = {**_QUICK, "budget": "full", "datasets": ["digits", "mnist1d"], "binary_datasets": ["digits", "mnist1d"],
+         "settings": [*_QUICK["settings"], "sgd-small-lr", "entropy-sgd", "replicated-sgd"],
+         "binary_settings": [*_QUICK["binary_settings"], "replicated-sgd"],
+         "seeds": list(range(10)), "depth": 2, "width": 512, "epochs": 100, "binary_width": 512, "binary_epochs": 100,
+         "overrides": {**_QUICK["overrides"], "sgd-small-lr": {"lr": 0.02}}, "samples": 128, "resamples": 10000,
+         "pairs": 10, "points": 25, "chain_steps": 3000, "workers": 8}
 _BUDGETS = {"smoke": _SMOKE, "quick": _QUICK, "full": _FULL}
 
 CLAIMS = [
