@@ -56,7 +56,7 @@ def test_claim_records_follow_the_format_and_quick_is_large_enough():
         assert set(c["budgets"]) == {"smoke", "quick", "full"}
         q = c["budgets"]["quick"]
         assert len(q["seeds"]) >= 5 and len(q["settings"]) >= 5 and len(q["binary_settings"]) >= 5
-        assert set(q["datasets"]) == {"digits", "mnist1d"} and q["sigma"] in q["sigmas"] and q["p"] in q["fractions"]
+        assert set(q["datasets"]) == {"digits", "mnist1d"} and q["sigmas"][0] == q["fractions"][0] == 0.0
     claim = pittorino.CLAIMS[3]  # threshold 1, "<="
     assert pittorino.verdict(claim, {"value": 0.5, "inconclusive": None}) == "holds"
     assert pittorino.verdict(claim, {"value": 1.5, "inconclusive": None}) == "fails"
@@ -74,8 +74,12 @@ def test_claims_share_the_sweep_and_recompute_from_its_measurements(tmp_path, on
     assert before["done"] == before["total"] == 8  # 2 settings x 2 seeds: 4 minimisers + 4 flatness jobs
     assert all((tmp_path / "a" / f).is_file() for f in first["figures"])
     assert first["inconclusive"]  # smoke: 2 seeds x 2 settings
-    rows = first["measurements"]["datasets"]["digits"]["minimisers"]
+    digits = first["measurements"]["datasets"]["digits"]
+    rows = digits["minimisers"]
     assert all(r["local_energy"][0] == 0.0 for r in rows)  # δE(θ, 0) = 0
+    mean = np.mean([r["local_energy"] for r in rows], axis=0)  # the stated σ: first mean δE >= the floor, else the last
+    hit = [s for s, e in zip(smoke["sigmas"], mean, strict=True) if s > 0 and e >= smoke["energy_floor"]]
+    assert digits["level"] == (hit[0] if hit else smoke["sigmas"][-1])
     x, y = [r["flatness"] for r in rows], [r["test_error"] for r in rows]
     assert first["value"] == bootstrap_spearman(x, y, resamples=smoke["resamples"], seed=0)[0]
     (tmp_path / "b").mkdir()

@@ -59,6 +59,17 @@ def _load(m: Minimiser):
     return load_checkpoint(m.run / "final.safetensors")
 
 
+def headline_level(ms: list[Minimiser], floor: float) -> float:
+    """The stated noise level of a study: the smallest nonzero level of the grid at which the mean δE over all its
+    minimisers reaches `floor` (out of the Monte Carlo noise floor, short of saturation); else the largest level.
+    The rule reads the train error only, never the test error."""
+    levels = ms[0].levels
+    for i, level in enumerate(levels):
+        if level > 0 and np.mean([m.local_energy[i] for m in ms]) >= floor:
+            return level
+    return max(levels)
+
+
 def _row(m: Minimiser, level: float) -> dict:
     return {"setting": m.setting, "seed": m.seed, "train_error": m.train_error, "test_error": m.test_error,
             "flatness": m.flatness(level), "levels": list(m.levels), "local_energy": list(m.local_energy),
@@ -111,40 +122,42 @@ def _fig_lines(panels: dict[str, dict[str, tuple[list, list]]], path: Path, ylab
 # -- the claims ------------------------------------------------------------------------------------------------
 def _correlation_claim(out: Path, b: dict, *, binary: bool) -> dict:
     studies = _studies(out, b, binary=binary)
-    level = b["p"] if binary else b["sigma"]
     name = "p" if binary else "σ"
-    per, values = {}, []
+    per, values, levels = {}, [], {}
     for ds, ms in studies.items():
+        level = levels[ds] = headline_level(ms, b["energy_floor"])
         x, y = [m.flatness(level) for m in ms], [m.test_error for m in ms]
         rho = spearman(x, y)
         lo, hi = bootstrap_spearman(x, y, resamples=b["resamples"], seed=0)
-        per[ds] = {"spearman": rho, "ci95": [lo, hi], "spearman_train_error": spearman(x, [m.train_error for m in ms]),
+        per[ds] = {"level": level, "spearman": rho, "ci95": [lo, hi],
+                   "spearman_train_error": spearman(x, [m.train_error for m in ms]),
+                   "spearman_by_level": {str(v): spearman([m.flatness(v) for m in ms], y) for v in ms[0].levels[1:]},
                    "minimisers": [_row(m, level) for m in ms]}
         values.append(lo)
     tag = "binary_" if binary else ""
     _fig_curves(studies, out / f"{tag}local_energy.png",
                 "fraction p of flipped weights" if binary else "σ (multiplicative Gaussian noise)")
-    _fig_scatter({ds: {"x": {s: [m.flatness(level) for m in g] for s, g in _by_setting(ms).items()},
+    _fig_scatter({ds: {"x": {s: [m.flatness(levels[ds]) for m in g] for s, g in _by_setting(ms).items()},
                        "y": {s: [100 * m.test_error for m in g] for s, g in _by_setting(ms).items()},
-                       "title": f"{ds}: ρ = {per[ds]['spearman']:.2f}, 95% CI [{per[ds]['ci95'][0]:.2f}, "
-                                f"{per[ds]['ci95'][1]:.2f}]"} for ds, ms in studies.items()},
-                 out / f"{tag}flatness_vs_test_error.png", f"δE at {name} = {level}", "test error (%)")
-    measurements = {"level": level, "datasets": per}
+                       "title": f"{ds}: δE at {name} = {levels[ds]}; ρ = {per[ds]['spearman']:.2f}, 95% CI "
+                                f"[{per[ds]['ci95'][0]:.2f}, {per[ds]['ci95'][1]:.2f}]"} for ds, ms in studies.items()},
+                 out / f"{tag}flatness_vs_test_error.png", f"δE at the stated {name}", "test error (%)")
+    measurements = {"energy_floor": b["energy_floor"], "datasets": per}
     if binary:
-        measurements["hamming"] = _distance_rows(studies, level, "hamming")
+        measurements["hamming"] = _distance_rows(studies, b["energy_floor"], "hamming")
     return {"value": float(min(values)), "measurements": measurements,
             "figures": [f"{tag}local_energy.png", f"{tag}flatness_vs_test_error.png"], "seeds": list(b["seeds"]),
             "construction": _construction(b, binary=binary), "inconclusive": _too_small(b, binary)}
 
 
-def _distance_rows(studies: dict[str, list[Minimiser]], level: float, metric: str) -> dict:
+def _distance_rows(studies: dict[str, list[Minimiser]], floor: float, metric: str) -> dict:
     """Per dataset and setting: the mean pairwise quotient distance (`metric`) among its seeds and its mean δE,
     and Spearman's rho between the two over settings."""
     from ..quotient import pairwise_distances
 
     rows = {}
     for ds, ms in studies.items():
-        per = {}
+        per, level = {}, headline_level(ms, floor)
         for s, group in _by_setting(ms).items():
             ckpts = [_load(m) for m in group]
             d = np.array(pairwise_distances(ckpts[0].module(), [c.params for c in ckpts]).matrices[metric])
@@ -153,7 +166,7 @@ def _distance_rows(studies: dict[str, list[Minimiser]], level: float, metric: st
                       "mean_test_error": float(np.mean([m.test_error for m in group]))}
         rho = spearman([v["mean_flatness"] for v in per.values()], [v["mean_distance"] for v in per.values()]) \
             if len(per) >= 3 else None
-        rows[ds] = {"settings": per, "spearman": rho}
+        rows[ds] = {"level": level, "settings": per, "spearman": rho}
     return rows
 
 
@@ -164,17 +177,17 @@ def run_flatness_generalisation(out: Path, **b) -> dict:
 def run_flat_minima_closer(out: Path, **b) -> dict:
     out = Path(out)
     studies = _studies(out, b)
-    rows = _distance_rows(studies, b["sigma"], "normalized")
+    rows = _distance_rows(studies, b["energy_floor"], "normalized")
     _fig_scatter({ds: {"x": {s: [v["mean_flatness"]] for s, v in r["settings"].items()},
                        "y": {s: [v["mean_distance"]] for s, v in r["settings"].items()},
                        "title": f"{ds}: ρ = {r['spearman']:.2f}" if r["spearman"] is not None else ds}
                   for ds, r in rows.items()},
-                 out / "distance_vs_flatness.png", f"mean δE at σ = {b['sigma']}",
+                 out / "distance_vs_flatness.png", "mean δE at the stated σ",
                  "mean pairwise normalised quotient distance")
     rhos = [r["spearman"] for r in rows.values()]
     value = None if any(r is None or np.isnan(r) for r in rhos) else float(min(rhos))
     reason = _too_small(b) or (None if value is not None else "fewer than 3 settings, or a constant column")
-    return {"value": value, "measurements": {"sigma": b["sigma"], "datasets": rows},
+    return {"value": value, "measurements": {"energy_floor": b["energy_floor"], "datasets": rows},
             "figures": ["distance_vs_flatness.png"], "seeds": list(b["seeds"]), "construction": _construction(b),
             "inconclusive": reason}
 
@@ -260,33 +273,36 @@ def _construction(b: dict, *, binary: bool = False) -> str:
                 f"layer(s) of {b['binary_width']}, on {', '.join(b['binary_datasets'])}; settings "
                 f"{', '.join(b['binary_settings'])} (overrides {b['binary_overrides']}), seeds {b['seeds']}, "
                 f"{b['binary_epochs']} epochs; local energy = train-error rise after flipping a fraction p of the "
-                f"weights ({b['samples']} draws each); distances = Hamming after sign-aware cosine alignment; "
+                f"weights ({b['samples']} draws each), read at the smallest p where the mean δE >= "
+                f"{b['energy_floor']}; "
+                f"distances = Hamming after sign-aware cosine alignment; "
                 f"Spearman with a {b['resamples']}-resample percentile bootstrap 95% CI")
     return (f"ReLU MLPs, {b['depth']} hidden layer(s) of {b['width']}, on {', '.join(b['datasets'])}; optimiser "
             f"settings {', '.join(b['settings'])} of weightspace.optim.SETTINGS (overrides {b['overrides']}), "
             f"seeds {b['seeds']}, {b['epochs']} epochs; local energy δE(σ) = E_z[E_train(θ(1+σz))] − E_train(θ) "
-            f"({b['samples']} draws per σ); quotient distance = mean (1 − cos)/2 over units after canonical form "
+            f"({b['samples']} draws per σ), read at the stated σ: the smallest σ of the grid where the dataset's "
+            f"mean δE >= {b['energy_floor']}; quotient distance = mean (1 − cos)/2 over units after canonical form "
             f"and weight matching; geodesics between aligned canonical forms ({b['points']} points); chain fitted "
             f"for {b['chain_steps']} Adam steps; Spearman with a {b['resamples']}-resample percentile bootstrap 95% CI")
 
 
 _SMOKE = {"budget": "smoke", "datasets": ["digits"], "settings": ["sgd-large-lr", "adam"], "seeds": [0, 1],
           "depth": 1, "width": 16, "epochs": 2, "overrides": {"adam": {"lr": 0.01}},
-          "sigmas": [0.0, 0.1, 0.3], "sigma": 0.3, "samples": 4, "resamples": 200, "pairs": 1, "points": 5,
+          "sigmas": [0.0, 0.1, 0.3], "energy_floor": 0.01, "samples": 4, "resamples": 200, "pairs": 1, "points": 5,
           "chain_steps": 20, "chain_lr": 0.01, "workers": 1,
           "binary_datasets": ["digits"], "binary_settings": ["adam", "sgd-large-lr"], "binary_width": 16,
-          "binary_epochs": 2, "binary_overrides": {"adam": {"lr": 0.01}}, "fractions": [0.0, 0.05, 0.1], "p": 0.05}
+          "binary_epochs": 2, "binary_overrides": {"adam": {"lr": 0.01}}, "fractions": [0.0, 0.05, 0.1]}
 _QUICK = {"budget": "quick", "datasets": ["digits", "mnist1d"],
           "settings": ["sgd-small-batch", "sgd-large-batch", "sgd-large-lr", "adam", "sam"],
           "seeds": [0, 1, 2, 3, 4], "depth": 1, "width": 256, "epochs": 30,
           "overrides": {"sgd-large-batch": {"lr": 0.5, "batch_size": 256}, "adam": {"lr": 1e-2}, "sam": {"lr": 0.2}},
-          "sigmas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "sigma": 0.3, "samples": 32, "resamples": 2000, "pairs": 2,
+          "sigmas": [0.0, 0.05, 0.1, 0.2, 0.3, 0.5], "energy_floor": 0.01, "samples": 32, "resamples": 2000, "pairs": 2,
           "points": 11, "chain_steps": 1000, "chain_lr": 0.01, "workers": 2,
           "binary_datasets": ["digits"],
           "binary_settings": ["sgd-small-batch", "sgd-large-batch", "sgd-large-lr", "adam", "sam"],
           "binary_width": 256, "binary_epochs": 30,
           "binary_overrides": {"sgd-large-batch": {"lr": 0.5, "batch_size": 256}, "adam": {"lr": 0.01}},
-          "fractions": [0.0, 0.01, 0.02, 0.05, 0.1], "p": 0.02}
+          "fractions": [0.0, 0.01, 0.02, 0.05, 0.1]}
 _FULL = {**_QUICK, "budget": "full", "datasets": ["digits", "mnist1d"], "binary_datasets": ["digits", "mnist1d"],
          "settings": [*_QUICK["settings"], "sgd-small-lr", "entropy-sgd", "replicated-sgd"],
          "binary_settings": [*_QUICK["binary_settings"], "replicated-sgd"],
@@ -301,7 +317,8 @@ CLAIMS = [
                   "local energy (error rise under multiplicative weight noise) and the test error are positively "
                   "rank-correlated.",
      "measures": "the lower end of the 95% bootstrap interval of Spearman's rho between δE_train at the stated σ "
-                 "and test error over all minimisers of a dataset, the minimum over datasets (dimensionless)",
+                 "(the smallest σ of the grid where the dataset's mean δE >= 0.01) and test error over all "
+                 "minimisers of a dataset, the minimum over datasets (dimensionless)",
      "threshold": 0.0, "direction": ">=", "run": run_flatness_generalisation},
     {"id": "pittorino.flat-minima-closer", "paper": PAPER,
      "statement": "Flatter minimisers lie closer together: optimiser settings that find flatter minima find them "
@@ -325,7 +342,8 @@ CLAIMS = [
      "statement": "The same holds for binary networks: flatter binary minimisers (smaller error rise after "
                   "flipping a fraction p of the weights) generalise better.",
      "measures": "the lower end of the 95% bootstrap interval of Spearman's rho between the flip local energy at "
-                 "the stated p and test error over all binary minimisers of a dataset, the minimum over datasets",
+                 "the stated p (smallest p with mean δE >= 0.01) and test error over all binary minimisers of a "
+                 "dataset, the minimum over datasets",
      "threshold": 0.0, "direction": ">=", "run": run_binary},
 ]
 for _c in CLAIMS:
