@@ -57,11 +57,6 @@ def test_claim_records_follow_the_format_and_quick_is_large_enough():
         q = c["budgets"]["quick"]
         assert len(q["seeds"]) >= 5 and len(q["settings"]) >= 5 and len(q["binary_settings"]) >= 5
         assert set(q["datasets"]) == {"digits", "mnist1d"} and q["sigmas"][0] == q["fractions"][0] == 0.0
-    claim = pittorino.CLAIMS[3]  # threshold 1, "<="
-    assert pittorino.verdict(claim, {"value": 0.5, "inconclusive": None}) == "holds"
-    assert pittorino.verdict(claim, {"value": 1.5, "inconclusive": None}) == "fails"
-    assert pittorino.verdict(claim, {"value": 0.5, "inconclusive": "too few"}) == "inconclusive"
-    assert pittorino.verdict(claim, {"value": None, "inconclusive": None}) == "inconclusive"
 
 
 def test_claims_share_the_sweep_and_recompute_from_its_measurements(tmp_path, one_thread):

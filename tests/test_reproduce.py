@@ -11,11 +11,6 @@ from weightspace.reproduce import COVERAGE, FAILS, HOLDS, INCONCLUSIVE, PAPERS, 
 
 # Claims other issues deliver; until they land the smoke run cannot report them.
 PENDING = {
-    "pittorino.flatness-generalisation": "the symmetry-removal issue",
-    "pittorino.flat-minima-closer": "the symmetry-removal issue",
-    "pittorino.geodesic-barrier": "the symmetry-removal issue",
-    "pittorino.chain-connects": "the symmetry-removal issue",
-    "pittorino.binary": "the symmetry-removal issue",
 }
 
 

@@ -1,7 +1,7 @@
 """Transformers align too (Sharma et al.): two GPT-style models trained from different seeds on a synthetic
 next-token task, aligned by weight matching, are closer to linearly connected than the naive pair.
 
-    python -m weightspace.experiments.gpt_alignment --out docs/results/gpt [--budget quick]
+    weightspace reproduce sharma.transformer-alignment --budget quick --out DIR
 
 The zoo's `gpt` (token embedding, learned positions, causal heads, head tied to the embedding) is trained on
 `data.load("markov")` (a second-order Markov chain over 8 tokens, 10% noise) until its next-token accuracy is
@@ -13,15 +13,12 @@ one, for every pair of seeds; it is inconclusive when a network misses the accur
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from .._files import write_json
 from ..align import weight_matching
 from ..data import load
 from ..evaluate import evaluate
@@ -31,7 +28,7 @@ from ..paths import linear_barrier
 from ..symmetry import spec_of
 from ..train import train
 
-__all__ = ["CLAIMS", "TARGET_ACCURACY", "THRESHOLD", "run", "main"]
+__all__ = ["CLAIMS", "TARGET_ACCURACY", "THRESHOLD", "run"]
 
 TARGET_ACCURACY = 0.8
 """Test next-token accuracy each network must reach (the task's ceiling is 0.863 at the default sizes)."""
@@ -122,30 +119,3 @@ CLAIMS = [
         "run": run,
     },
 ]
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("docs/results/gpt"))
-    parser.add_argument("--budget", choices=("smoke", "quick", "full"), default="quick")
-    args = parser.parse_args(argv)
-    claim = CLAIMS[0]
-    torch.set_num_threads(2)
-    args.out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    result = claim["run"](args.out, **claim["budgets"][args.budget])
-    value = result["value"]
-    verdict = ("inconclusive" if result["inconclusive"] or value is None
-               else "holds" if value <= claim["threshold"] else "fails")
-    record = {"id": claim["id"], "statement": claim["statement"], "measures": claim["measures"],
-              "threshold": claim["threshold"], "direction": claim["direction"], "budget": args.budget,
-              "verdict": verdict, "seconds": round(time.perf_counter() - start, 1),
-              "command": f"python -m weightspace.experiments.gpt_alignment --out {args.out} --budget {args.budget}",
-              **result}
-    write_json(args.out / "results.json", record)
-    print(f"{claim['id']}: value {value} (threshold {claim['threshold']}), {verdict}; "
-          f"{record['seconds']} s -> {args.out / 'results.json'}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    main()

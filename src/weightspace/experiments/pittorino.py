@@ -1,7 +1,7 @@
 """Reproduction of Pittorino et al. 2022 (PAPERS.md section 5): flatness, distances, geodesics and chains between
 minimisers of different optimisers, for real and binary MLPs on MNIST-1D and digits.
 
-    python -m weightspace.experiments.pittorino --budget quick --out docs/results/pittorino
+    weightspace reproduce pittorino --budget quick --out DIR
 
 Every claim trains its minimisers through the sweep tasks of `._pittorino` (settings x seeds per dataset) in the
 shared folder `out.parent / "_work" / "pittorino" / <budget>`: the second claim reuses the first's runs and a
@@ -10,16 +10,12 @@ rerun does only what is not done. Verdicts are value vs threshold (`CLAIMS`), ne
 
 from __future__ import annotations
 
-import argparse
 import itertools
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .._files import write_json
 from ._pittorino import Minimiser, bootstrap_spearman, excess_error, spearman, study
 
 PAPER = "pittorino"
@@ -348,43 +344,3 @@ CLAIMS = [
 ]
 for _c in CLAIMS:
     _c["budgets"] = {k: dict(v) for k, v in _BUDGETS.items()}
-
-
-def verdict(claim: dict, result: dict) -> str:
-    """holds / fails / inconclusive from the claim's threshold and direction (what the registry computes)."""
-    v = result["value"]
-    if result.get("inconclusive") or v is None or not np.isfinite(v):
-        return "inconclusive"
-    ok = v <= claim["threshold"] if claim["direction"] == "<=" else v >= claim["threshold"]
-    return "holds" if ok else "fails"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", choices=sorted(_BUDGETS), default="quick")
-    parser.add_argument("--out", type=Path, required=True, help="results.json and one figure folder per claim")
-    parser.add_argument("--only", nargs="*", choices=[c["id"] for c in CLAIMS], help="run these claims only")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    report, start = {"paper": PAPER, "budget": args.budget, "claims": []}, time.perf_counter()
-    for claim in CLAIMS:
-        if args.only and claim["id"] not in args.only:
-            continue
-        folder = args.out / claim["id"].split(".", 1)[1]
-        folder.mkdir(exist_ok=True)
-        t = time.perf_counter()
-        print(f"{claim['id']}: running ({args.budget})", file=sys.stderr, flush=True)
-        result = claim["run"](folder, **claim["budgets"][args.budget])
-        entry = {k: claim[k] for k in ("id", "paper", "statement", "measures", "threshold", "direction")}
-        entry.update(result, verdict=verdict(claim, result), seconds=time.perf_counter() - t,
-                     figures=[f"{folder.name}/{f}" for f in result["figures"]])
-        report["claims"].append(entry)
-        print(f"{claim['id']}: value {result['value']} -> {entry['verdict']} ({entry['seconds']:.0f} s)"
-              + (f"; {result['inconclusive']}" if result["inconclusive"] else ""), file=sys.stderr, flush=True)
-    report["seconds"] = time.perf_counter() - start
-    write_json(args.out / "results.json", report)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,6 +27,7 @@ CLAIM_MODULES: list[str] = [
     "gpt_alignment",
     "continuous_claims",
     "curve_bound",
+    "pittorino",
 ]
 
 BUDGETS = ("smoke", "quick", "full")
