@@ -52,7 +52,8 @@ class GPTBlock(nn.Module):
         h = self.ln1(x)
         q, k, v = (f(h).view(b, t, self.heads, -1).transpose(1, 2) for f in (self.q, self.k, self.v))
         att = (q @ k.transpose(-2, -1)) / q.shape[-1] ** 0.5  # (b, heads, t, t); by hand: twice differentiable
-        att = att.masked_fill(~self.mask[:t, :t], float("-inf"))
+        causal = torch.narrow(torch.narrow(self.mask, 0, 0, t), 1, 0, t)  # (t, t); narrow: traceable by torch.fx
+        att = att.masked_fill(~causal, float("-inf"))
         y = torch.softmax(att, dim=-1) @ v  # (b, heads, t, d / heads)
         x = x + self.o(y.transpose(1, 2).contiguous().view(b, t, -1))
         return x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
