@@ -9,10 +9,6 @@ from weightspace.cli import main
 from weightspace.errors import ConfigError
 from weightspace.reproduce import COVERAGE, FAILS, HOLDS, INCONCLUSIVE, PAPERS, claims, select, verdict
 
-# Claims other issues deliver; until they land the smoke run cannot report them.
-PENDING = {
-}
-
 
 def run(capsys, *argv):
     with pytest.raises(SystemExit) as stop:
@@ -59,7 +55,7 @@ def test_registry_records_follow_the_format():
         assert set(r["budgets"]) == {"smoke", "quick", "full"} and callable(r["run"])
         assert r["statement"] and r["measures"]
     missing = set(COVERAGE) - set(ids)
-    assert missing <= set(PENDING), f"claims of PAPERS.md without a record: {sorted(missing - set(PENDING))}"
+    assert not missing, f"claims of PAPERS.md without a record: {sorted(missing)}"
 
 
 def test_select_by_paper_id_and_all():
@@ -95,8 +91,6 @@ def test_smoke_run_records_environment_and_every_verdict_from_its_threshold(smok
 
 @pytest.mark.parametrize("cid", COVERAGE)
 def test_smoke_run_covers_every_claim_of_the_papers(smoke, cid):
-    if cid in PENDING and cid not in smoke[1]["claims"]:
-        pytest.xfail(f"{cid} is delivered by {PENDING[cid]}")
     assert cid in smoke[1]["claims"]
 
 
