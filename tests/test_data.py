@@ -413,3 +413,14 @@ def test_cifar_missing_files_are_named(tmp_path):
     message = str(err.value)
     assert all(f in message for f in CIFAR_FILES)
     assert str(tmp_path / "cifar-10-batches-py") in message
+
+
+@pytest.mark.parametrize("n, batch_size", [(1000, 512), (7, 3), (6, 3), (5, 8)])
+def test_batches_of_a_pair_cover_every_row_once_in_order(n, batch_size):
+    """A tensor pair is cut into consecutive batches: their concatenation is the pair itself."""
+    from weightspace.data import iter_batches
+
+    x, y = torch.randn(n, 4), torch.arange(n)
+    batches = list(iter_batches((x, y), batch_size=batch_size))
+    assert [len(b[0]) for b in batches] == [min(batch_size, n - i) for i in range(0, n, batch_size)]
+    assert torch.equal(torch.cat([b[0] for b in batches]), x) and torch.equal(torch.cat([b[1] for b in batches]), y)

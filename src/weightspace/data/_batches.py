@@ -48,6 +48,11 @@ def _is_pair(data) -> bool:
     return isinstance(data, tuple | list) and len(data) == 2 and all(isinstance(t, Tensor) for t in data)
 
 
+def _chunks(x: Tensor, y: Tensor, batch_size: int) -> list[tuple[Tensor, Tensor]]:
+    """(x, y) cut into consecutive batches of `batch_size` rows (views, no copies)."""
+    return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
 def iter_batches(data: Source, split: str = "test", *, batch_size: int = 2048, max_batches: int | None = None,
                  max_samples: int | None = None) -> Iterator[tuple[Tensor, Tensor]]:
     """Yield `(inputs, targets)` batches of `data`'s `split`, at most `max_batches` of them and `max_samples`
@@ -59,7 +64,7 @@ def iter_batches(data: Source, split: str = "test", *, batch_size: int = 2048, m
         x, y = source
         if len(x) != len(y):
             raise DataError(f"inputs hold {len(x)} samples but targets {len(y)}")
-        source = ((x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size))
+        source = _chunks(x, y, batch_size)
     elif isinstance(source, Tensor | str | bytes) or not isinstance(source, Iterable):
         raise DataError(f"data must be a Dataset, a pair of tensors (x, y) or an iterable of (inputs, targets) "
                         f"batches such as a DataLoader, got {type(source).__name__}")
