@@ -163,3 +163,21 @@ def test_run_lock_is_exclusive_and_a_leftover_file_is_taken(tmp_path):
         with pytest.raises(OutputError):
             RunLock(tmp_path).acquire()
     assert not (tmp_path / ".lock").exists()
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """A safetensors file begins with its header's length (8 bytes, little-endian): 0x80 there is not a pickle."""
+    import struct
+
+    from safetensors.torch import save_file
+
+    for pad in range(300):  # some metadata length puts 0x80 in the first byte
+        path = tmp_path / f"m{pad}.safetensors"
+        save_file({"w": torch.ones(2)}, str(path), metadata={"pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    else:
+        pytest.fail("no padding gave a header length starting with 0x80")
+    assert struct.unpack("<Q", path.read_bytes()[:8])[0] % 256 == 0x80
+    ckpt = ws.load_checkpoint(path)
+    assert ckpt.kind == "safetensors state dict" and torch.equal(ckpt.params["w"], torch.ones(2))

@@ -183,10 +183,13 @@ def _json_field(path: Path, meta: dict, key: str, default: str | None) -> dict:
 
 
 def _is_torch_file(path: Path) -> bool:
-    """The file starts like a torch file: a zip archive (torch.save) or a bare pickle (protocol 2+)."""
+    """The file starts like a torch file: a zip archive (torch.save) or a bare pickle (protocol 2-5), and not like
+    safetensors (an 8-byte header length, then the JSON header's `{`; the length's first byte may well be 0x80)."""
     with path.open("rb") as f:
-        head = f.read(4)
-    return head == b"PK\x03\x04" or head[:1] == b"\x80"
+        head = f.read(9)
+    if head[8:9] == b"{":
+        return False
+    return head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
 
 
 def _torch_state_dict(path: Path) -> Params:
