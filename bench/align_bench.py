@@ -1,23 +1,25 @@
 """Weight matching vs the `rebasin` package on trained pairs (and on freshly initialised ones).
 
 Usage: python bench/align_bench.py [--widths 512,1024,2048,4096] [--resnet] [--init-widths 512,2048]
-                                   [--cache out/align_pairs]
+                                   [--cache out/align_pairs] [--repeats 3] [--threads 2]
 
 Trained pairs (the workload users run): digits MLPs 64-h-h-10 trained with Adam (lr 1e-3, 3 epochs,
 batch 128) from seeds 0 and 1, and ResNet-20x4 (BatchNorm) on digits as 8x8 images (Adam, 5 epochs,
 batch 128); trained weights are cached under --cache (rerun: no training). Random-initialisation
-pairs (seeds 0 and 1) form a second table. In one process, per pair, interleaved:
-  weightspace            — `weight_matching` as shipped (SciPy, every similarity product recomputed);
-  weightspace, incremental — `incremental=True`: similarities updated where the other factors moved;
-  weightspace, incremental + WarmAssignment — and `solver=WarmAssignment()` (certify / repair from duals);
+pairs (seeds 0 and 1) form a second table. In one process, per pair, one after the other:
+  weightspace            — `weight_matching` as shipped (on CPU: `WarmAssignment`, SciPy on matrices reduced
+                           by each factor's previous dual potentials; every similarity product recomputed);
+  weightspace, SciPy from zero duals — `solver=scipy_solver`: the unaccelerated algorithm;
+  weightspace, incremental similarities — `incremental=True`: similarities updated where other factors moved;
   rebasin         — `PermutationCoordinateDescent(...).rebasin()`.
 All stop when a full sweep improves nothing; spec derivation / graph building is included in each time.
-Reported per tool: wall time, sweeps, assignment problems (certified / repaired / solved), time in the
+Reported per tool: wall time, sweeps, assignment problems (warm-started / all), time in the
 assignment solver and in similarity products, and the objective Σ⟨θ_A, π(θ_B)⟩.
 """
 
 import argparse
 import copy
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -88,7 +90,6 @@ class Clock:
 
     def __init__(self):
         self.t = {"solver": 0.0, "products": 0.0}
-        self.counts = {"certified": 0, "repaired": 0, "solved": 0}
 
     def wrap(self, obj, attr, slot):
         real = getattr(obj, attr)
@@ -105,7 +106,8 @@ class Clock:
 
 
 def ours(a, b, variant: str):
-    """variant: "plain" (as shipped), "incremental" (SciPy, incremental similarities), "warm" (+ WarmAssignment)."""
+    """variant: "default" (as shipped: WarmAssignment), "scipy" (unaccelerated: SciPy from zero duals),
+    "incremental" (default + incremental similarities)."""
     clock = Clock()
     patched = [(_weight_matching, "factor_similarity"), (_similarity.SimilarityCache, "__call__"),
                (_assignment.WarmAssignment, "__call__"), (_assignment, "scipy_solver")]
@@ -122,14 +124,14 @@ def ours(a, b, variant: str):
         t = time.perf_counter()
         spec = spec_of(a, example_input(a.config))
         sa, sb = a.state_dict(), b.state_dict()
-        al = weight_matching(sa, sb, spec, solver=warm if variant == "warm" else counted,
-                             incremental=variant != "plain")
+        al = weight_matching(sa, sb, spec, solver=counted if variant == "scipy" else warm,
+                             incremental=variant == "incremental")
         total = time.perf_counter() - t
     finally:
         for (o, n), real in zip(patched, reals, strict=True):
             setattr(o, n, real)
-    counts = ({k: warm.stats[k] for k in ("certified", "repaired", "solved")} if variant == "warm"
-              else {"solved": scipy_calls[0]})
+    counts = ({"solved": scipy_calls[0]} if variant == "scipy"
+              else {"warm": warm.stats["warm"], "solved": warm.stats["solved"]})
     return {"time": total, "objective": objective(sa, al.apply(sb)), "sweeps": al.iterations, "counts": counts,
             **clock.t}
 
@@ -146,22 +148,35 @@ def theirs(a, b):
 
 
 def fmt_counts(c):
-    return "/".join(str(c.get(k, 0)) for k in ("certified", "repaired", "solved"))
+    return f"{c.get('warm', 0)}/{c['solved']}"
 
 
-def table(cases, trained, cache, epochs, rebasin_max):
-    print("| model | tool | time (s) | sweeps | assignments cert./rep./solved | in solver (s) | in products (s) | "
+def median_run(runs: list[dict]) -> dict:
+    """The run of median wall time, with the medians of the timed parts."""
+    if "error" in runs[0]:
+        return runs[0]
+    mid = sorted(runs, key=lambda r: r["time"])[len(runs) // 2]
+    return {**mid, **{k: statistics.median(r[k] for r in runs) for k in ("solver", "products") if k in mid}}
+
+
+def table(cases, trained, cache, epochs, rebasin_max, repeats):
+    print("| model | tool | time (s) | sweeps | assignments warm/all | in solver (s) | in products (s) | "
           "objective | rebasin / tool |")
     print("|---|---|---|---|---|---|---|---|---|")
     for label, config, w in cases:
         a, b = pair(config, trained, cache, epochs if config["name"] == "mlp" else 5)
-        rows = {"weightspace": ours(a, b, "plain"), "weightspace, incremental": ours(a, b, "incremental"),
-                "weightspace, incremental + WarmAssignment": ours(a, b, "warm")}
-        if w <= rebasin_max:
-            try:
-                rows["rebasin"] = theirs(a, b)
-            except Exception as err:  # noqa: BLE001 - report what rebasin does on this model
-                rows["rebasin"] = {"error": type(err).__name__}
+        variants = {"weightspace": "default", "weightspace, SciPy from zero duals (unaccelerated)": "scipy",
+                    "weightspace, incremental similarities": "incremental"}
+        runs: dict[str, list[dict]] = {tool: [] for tool in [*variants, "rebasin"]}
+        for _ in range(repeats):  # round-robin, so a load spike hits every tool alike
+            for tool, variant in variants.items():
+                runs[tool].append(ours(a, b, variant))
+            if w <= rebasin_max:
+                try:
+                    runs["rebasin"].append(theirs(a, b))
+                except Exception as err:  # noqa: BLE001 - report what rebasin does on this model
+                    runs["rebasin"] = [{"error": type(err).__name__}]
+        rows = {tool: median_run(r) for tool, r in runs.items() if r}
         rb = rows.get("rebasin", {}).get("time")
         for tool, r in rows.items():
             if "error" in r:
@@ -181,22 +196,24 @@ def main() -> None:
     p.add_argument("--resnet", action="store_true")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--cache", default="out/align_pairs")
+    p.add_argument("--repeats", type=int, default=3, help="runs per tool and pair, round-robin; medians reported")
+    p.add_argument("--threads", type=int, default=2)
     args = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     cache = Path(args.cache)
     t0 = time.perf_counter()
-    ours(*pair(mlp(16), False, cache, 0), "warm")  # warm-up: first fx trace, first SciPy call
+    ours(*pair(mlp(16), False, cache, 0), "default")  # warm-up: first fx trace, first SciPy call
     theirs(*pair(mlp(16), False, cache, 0))
     cases = [(f"MLP 64-{w}-{w}-10", mlp(w), w) for w in map(int, args.widths.split(",")) if w]
     if args.resnet:
         cases.append(("ResNet-20x4 (BN, 8x8)", RESNET, 0))
     print("### Trained pairs\n")
-    table(cases, True, cache, args.epochs, args.rebasin_max)
+    table(cases, True, cache, args.epochs, args.rebasin_max, args.repeats)
     init = [(f"MLP 64-{w}-{w}-10", mlp(w), w) for w in map(int, args.init_widths.split(",")) if w]
     if args.resnet:
         init.append(("ResNet-20x4 (BN, 8x8)", RESNET, 0))
     print("\n### Freshly initialised pairs\n")
-    table(init, False, cache, args.epochs, args.rebasin_max)
+    table(init, False, cache, args.epochs, args.rebasin_max, args.repeats)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -332,7 +332,7 @@ def test_accelerated_weight_matching_reaches_the_plain_objective_on_a_trained_pa
     warm = WarmAssignment()
     fast = weight_matching(a, b, spec, solver=warm, incremental=True)
     assert plain.iterations >= 3  # a real descent, not one sweep
-    assert warm.stats["certified"] + warm.stats["repaired"] >= 1  # the warm start was used
+    assert warm.stats["warm"] >= 2  # the potentials were used
     assert fast.objective[-1] >= plain.objective[-1] - 1e-9 * abs(plain.objective[-1])
     assert objective([(a, b)], fast.element) == pytest.approx(fast.objective[-1], rel=1e-12)
 

@@ -2,10 +2,13 @@
 teacher targets against their formula, and byte-exact local readers that refuse bad files."""
 
 import gzip
+import os
 import json
 import pickle
 import random
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -213,6 +216,20 @@ def test_mnist1d_cache_is_hit_the_second_time(cache, monkeypatch):
         assert sorted(npz.files) == ["x", "x_test", "y", "y_test"]
     with pytest.raises(AssertionError, match="generator ran"):
         load("mnist1d", seed=6, num_samples=200)  # another key: a miss
+
+
+def test_mnist1d_cached_load_does_not_import_the_generator(cache):
+    """The package's defaults are kept beside the arrays: a cached load reads both and imports nothing."""
+    from mnist1d.data import get_dataset_args
+
+    first = load("mnist1d", seed=5, num_samples=100)
+    (defaults,) = (cache / "mnist1d").glob("defaults-*.json")
+    assert json.loads(defaults.read_text()) == get_dataset_args(as_dict=True)
+    code = ("import sys, weightspace.data as d; x = d.load('mnist1d', seed=5, num_samples=100); "
+            "print(x.meta['cache_key'], 'mnist1d' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WEIGHTSPACE_CACHE": str(cache)},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == [first.meta["cache_key"], "False"]
 
 
 def test_mnist1d_corrupt_cache_is_regenerated(cache):

@@ -2,9 +2,9 @@
 
 `solve` uses SciPy's `linear_sum_assignment` (a shortest-augmenting-path solver) for CPU tensors and
 the batched auction algorithm below for CUDA tensors; any callable `S -> π` can be passed instead.
-`WarmAssignment` solves a *sequence* of nearby problems exactly (weight matching's later sweeps) by
-keeping the dual variables of each problem's last solve: LP duality certifies the current permutation
-optimal without a solve, or a few shortest augmenting paths repair it.
+`WarmAssignment` solves a *sequence* of nearby problems (weight matching's sweeps) with the same SciPy
+solver, exactly, on matrices reduced by the dual potentials of each factor's previous problem, where
+its augmenting paths are short.
 """
 
 from __future__ import annotations
@@ -96,138 +96,52 @@ def solve(similarity: Tensor, solver: Solver | None = None) -> Tensor:
 
 @dataclass
 class WarmAssignment:
-    """Exact argmax_π Σ_i S[i, π(i)] for a sequence of related problems, warm-started from their duals.
+    """Exact argmax_π Σ_i S[i, π(i)] for a sequence of related problems, warm-started from dual potentials.
 
-    In the minimisation form C = −S, π is optimal iff duals (u, v) exist with u_i + v_j ≤ C_ij for all
-    (i, j) and equality on every (i, π(i)) (complementary slackness). For a problem `key` solved
-    before, its column duals v are kept; u_i = min_j (C_ij − v_j) makes (u, v) feasible, and
-    1. if every (i, current[i]) is tight (to `rtol`·max|C|), `current` is optimal: returned, no solve;
-    2. else the rows that are not tight are unassigned and re-inserted (`_reinsert`: Jonker–Volgenant
-       row reduction, then Dijkstra shortest augmenting paths on the reduced costs C_ij − u_i − v_j ≥ 0;
-       each step keeps the duals feasible and the matching tight, so the result is optimal).
-    A problem met for the first time is solved by SciPy (no duals: most are never met again); met
-    again without duals, it is solved from scratch by step 2 from the column minima v_j = min_i C_ij.
-    `stats` counts the outcomes ("certified", "repaired", "solved") and the rows re-inserted ("paths").
+    With C = −S, adding u_i to row i and v_j to column j changes every permutation's cost by Σu + Σv, so
+    C and the reduced matrix C̄_ij = C_ij − u_i − v_j have the same optimal permutations, for any (u, v).
+    SciPy's shortest-augmenting-path solver starts from zero duals; on C̄ built from (nearly) optimal duals
+    each row's path search ends after a few steps. So every problem goes to SciPy, reduced: exact by
+    construction, and faster the better the potentials. Per `key` (one weight-matching factor) the column
+    potentials v are kept: a new problem takes u_i = min_j (C_ij − v_j) (C̄ ≥ 0, a zero in every row), and
+    after its solve π, v moves towards the optimal duals of that problem by up to `rounds` Bellman–Ford
+    relaxations v_j ← min(v_j, min_i v_π(i) + C_ij − C_iπ(i)), whose fixed point makes (u, v) optimal. A key
+    met for the first time starts from the column minima v_j = min_i C_ij. `stats`: problems "solved",
+    of them "warm" (from kept potentials), and relaxation "rounds".
     """
 
-    rtol: float = 1e-12
-    duals: dict = field(default_factory=dict)
-    stats: dict = field(default_factory=lambda: {"certified": 0, "repaired": 0, "solved": 0, "paths": 0})
+    rounds: int = 4
+    potentials: dict = field(default_factory=dict)
+    stats: dict = field(default_factory=lambda: {"solved": 0, "warm": 0, "rounds": 0})
 
-    def __call__(self, similarity: Tensor, current: Tensor | None = None, key: Hashable = None) -> Tensor:
-        """π (π[i] = column of row i) maximising Σ_i S[i, π(i)]; `current` is the permutation in use."""
-        if similarity.ndim != 2 or similarity.shape[0] != similarity.shape[1]:
-            _check(similarity)
-        c = -similarity.detach().to("cpu", torch.float64).numpy()  # (n, n) costs
-        if not np.isfinite(c).all():
-            _check(similarity)
+    def __call__(self, similarity: Tensor, key: Hashable = None) -> Tensor:
+        """π (π[i] = column of row i) maximising Σ_i S[i, π(i)]."""
+        _check(similarity)
+        c = -similarity.detach().to("cpu", torch.float64).numpy()  # (n, n) costs; a copy, reduced in place
         n = c.shape[0]
-        v = self.duals.get(key)
-        if current is not None and v is not None and len(v) == n == len(current) and n > 0:
-            col4row = current.detach().to("cpu", torch.int64).numpy().copy()
-            tol = self.rtol * max(1.0, float(np.abs(c).max()))
-            u = (c - v).min(axis=1)  # (n,) feasible row duals
-            slack = c[np.arange(n), col4row] - u - v[col4row]
-            loose = np.flatnonzero(slack > tol)
-            if len(loose) == 0:
-                self.stats["certified"] += 1
-                return current.detach().to(similarity.device, torch.long).clone()
-            col4row, v = _reinsert(c, v.copy(), col4row, loose)
-            self.duals[key] = v
-            self.stats["repaired"] += 1
-            self.stats["paths"] += len(loose)
-            return torch.from_numpy(col4row).to(similarity.device)
+        v = self.potentials.get(key)
+        if v is not None and len(v) == n:
+            self.stats["warm"] += 1
+        else:
+            v = c.min(axis=0)
+        c -= v
+        c -= c.min(axis=1, keepdims=True)
+        _, cols = linear_sum_assignment(c)
+        self.potentials[key] = v + self._relax(c, cols)
         self.stats["solved"] += 1
-        if key not in self.duals or n < 2:  # a first solve: SciPy, and duals only if the problem comes back
-            self.duals[key] = None
-            _, cols = linear_sum_assignment(c)
-            return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(similarity.device)
-        v = c.min(axis=0)  # (n,) column reduction: feasible with u = rowmin(C − v)
-        cols, self.duals[key] = _reinsert(c, v, np.zeros(n, dtype=np.int64), np.arange(n))
-        return torch.from_numpy(cols).to(similarity.device)
+        return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(similarity.device)
 
-
-def _repair(c: np.ndarray, u: np.ndarray, v: np.ndarray, col4row: np.ndarray,
-            free_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Insert `free_rows` one by one by Dijkstra shortest augmenting paths (Crouse's LAPJV step).
-
-    Needs u_i + v_j ≤ C_ij and equality on the other rows' matched pairs; returns (col4row, v)."""
-    n = c.shape[0]
-    row4col = np.full(n, -1, dtype=np.int64)
-    keep = np.ones(n, dtype=bool)
-    keep[free_rows] = False
-    row4col[col4row[keep]] = np.flatnonzero(keep)
-    col4row = col4row.copy()
-    col4row[free_rows] = -1
-    for start in free_rows.tolist():
-        shortest = np.full(n, np.inf)  # (n,) distance to each column
-        path = np.full(n, -1, dtype=np.int64)  # (n,) row preceding each column
-        scanned = np.zeros(n, dtype=bool)
-        rows = []
-        i, low, sink = start, 0.0, -1
-        while sink < 0:
-            rows.append(i)
-            r = low + c[i] - u[i] - v  # (n,) reduced costs through row i
-            better = (r < shortest) & ~scanned
-            path[better] = i
-            shortest[better] = r[better]
-            j = int(np.argmin(np.where(scanned, np.inf, shortest)))
-            low = float(shortest[j])
-            scanned[j] = True
-            if row4col[j] < 0:
-                sink = j
-            else:
-                i = int(row4col[j])
-        u[start] += low
-        others = np.asarray(rows[1:], dtype=np.int64)
-        u[others] += low - shortest[col4row[others]]
-        cols = np.flatnonzero(scanned)
-        v[cols] -= low - shortest[cols]
-        j = sink
-        while True:
-            i = int(path[j])
-            row4col[j] = i
-            col4row[i], j = j, col4row[i]
-            if i == start:
+    def _relax(self, c: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """w ≤ 0 with w_j ≤ w_π(i) + c_ij − c_iπ(i) after at most `rounds` relaxations (c reduced, π optimal)."""
+        n = len(cols)
+        w = np.zeros(n)
+        tight = c[np.arange(n), cols]  # (n,)
+        buf = np.empty_like(c)
+        for _ in range(self.rounds):
+            self.stats["rounds"] += 1
+            np.add(c, (w[cols] - tight)[:, None], out=buf)
+            new = np.minimum(w, buf.min(axis=0))
+            if np.array_equal(new, w):
                 break
-    return col4row, v
-
-
-def _reinsert(c: np.ndarray, v: np.ndarray, col4row: np.ndarray,
-              free_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An optimal assignment and its column duals, from feasible duals `v` and a matching whose rows other
-    than `free_rows` are tight: Jonker–Volgenant's augmenting row reduction over the free rows (each
-    takes its cheapest column, lowering that column's dual to the row's second-best value and bumping
-    its owner; lowering v keeps every other matched row tight), then shortest augmenting paths for the rest.
-    """
-    n = c.shape[0]
-    row4col = np.full(n, -1, dtype=np.int64)
-    col4row = col4row.copy()
-    col4row[free_rows] = -1
-    kept = np.flatnonzero(col4row >= 0)
-    row4col[col4row[kept]] = kept
-    free = free_rows.tolist()
-    for _ in range(2):
-        bumped = []
-        for i in free:
-            r = c[i] - v  # (n,)
-            j1, j2 = (int(j) for j in np.argpartition(r, 1)[:2])
-            if r[j2] < r[j1]:
-                j1, j2 = j2, j1
-            if r[j1] < r[j2]:
-                v[j1] -= r[j2] - r[j1]  # row i is now indifferent between j1 and j2
-            elif row4col[j1] >= 0:
-                j1 = j2
-            if row4col[j1] >= 0:
-                col4row[row4col[j1]] = -1
-                bumped.append(int(row4col[j1]))
-            row4col[j1], col4row[i] = i, j1
-        free = bumped
-        if not free:
-            break
-    u = (c - v).min(axis=1)  # (n,)
-    matched = col4row >= 0
-    slack = np.full(n, np.inf)
-    slack[matched] = c[matched, col4row[matched]] - u[matched] - v[col4row[matched]]
-    loose = np.flatnonzero(slack > 0)
-    return _repair(c, u, v, np.where(matched, col4row, 0), loose)
+            w = new
+        return w

@@ -5,8 +5,9 @@ tensors whose other factors are already matched (the input side); then each step
 but one and solves a linear assignment for it, visiting factors in random order until a full sweep
 improves nothing (a factor none of whose neighbours moved since it was last solved is not solved again). The
 later sweeps reuse work and stay exact: each factor's similarity is updated only where its neighbours'
-permutations moved (`SimilarityCache`, `incremental=True`), and with `solver=WarmAssignment()` each
-assignment is certified optimal from the duals of its last solve, or repaired by augmenting paths. With
+permutations moved (`SimilarityCache`, `incremental=True`), and on CPU each factor's assignments are
+solved by SciPy on matrices reduced by the dual potentials of its previous problem (`WarmAssignment`,
+the default there: the same optima, found in fewer augmenting steps). With
 several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
 training trajectories or pruning sequences at once.
 """
@@ -45,6 +46,11 @@ def _value(s: Tensor, perm: Tensor) -> float:
     return float(s[torch.arange(len(perm), device=s.device), perm.to(s.device)].sum())
 
 
+def _solve(s: Tensor, solver: Solver | None, key) -> Tensor:
+    """π for the assignment problem `key`, on CPU; a `WarmAssignment` is told the key."""
+    return (solver(s, key=key) if isinstance(solver, WarmAssignment) else solve(s, solver)).cpu()
+
+
 def _step_plain(spec, name, pairs, element, solver, skip=frozenset(), cache=None) -> tuple[FactorAction, float, float]:
     others = without(element, {name})
     if cache is not None and not skip:
@@ -53,10 +59,7 @@ def _step_plain(spec, name, pairs, element, solver, skip=frozenset(), cache=None
         s = factor_similarity(spec, name, pairs, others, skip=skip)
     if s is None:  # every tensor of this factor waits for a later one
         return element.actions[name], 0.0, 0.0
-    if isinstance(solver, WarmAssignment) and not s.is_cuda:
-        perm = solver(s, element.actions[name].perm, key=(name, bool(skip))).cpu()
-    else:
-        perm = solve(s, solver).cpu()
+    perm = _solve(s, solver, (name, bool(skip)))
     return FactorAction(perm), _value(s, element.actions[name].perm), _value(s, perm)
 
 
@@ -72,10 +75,10 @@ def _step_heads(spec, name, children, pairs, element, solver):
         for i in range(h):
             for j in range(h):
                 block = s[i * d:(i + 1) * d, j * d:(j + 1) * d]
-                p = solve(block, solver).cpu()
+                p = _solve(block, solver, (c, i, j))
                 inner[c, i, j] = p
                 cost[i, j] += _value(block, p)
-    heads = solve(cost, solver).cpu()
+    heads = _solve(cost, solver, name)
     new = {name: FactorAction(heads)}
     old_value = new_value = 0.0
     cur = element.actions[name].perm
@@ -109,8 +112,8 @@ def weight_matching(
       spec: the symmetry spec of the architecture (`spec_of`); only permutation factors are matched.
       generator: orders the factors in each sweep (default: seed 0).
       init: warm start (default: the identity).
-      solver: `S -> π` for every assignment (default: SciPy on CPU, the auction on CUDA); a
-        `WarmAssignment` instance is also told each factor's current permutation.
+      solver: `S -> π` for every assignment (default: a fresh `WarmAssignment` on CPU, the auction on
+        CUDA); a `WarmAssignment` instance keeps potentials per factor.
       incremental: update each similarity where the other factors moved instead of recomputing it
         (the same matrices up to rounding; False: the plain algorithm).
     Returns:
@@ -120,6 +123,8 @@ def weight_matching(
     for a, _ in pairs:
         spec.check(a)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
+    if solver is None and not any(t.is_cuda for a, _ in pairs for t in a.values()):
+        solver = WarmAssignment()
     element = init if init is not None else spec.identity()
     children: dict[str, list[str]] = {}
     for f in spec.factors:

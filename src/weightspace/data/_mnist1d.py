@@ -38,13 +38,27 @@ def cache_dir() -> Path:
 
 def generator_args(seed: int, num_samples: int) -> dict:
     """The arguments of `mnist1d.data.make_dataset`: the package defaults with `seed` and `num_samples` set."""
+    args = _package_defaults()
+    args.pop("url", None)  # where the published pickle lives: not an argument of the generator
+    args.update(seed=seed, num_samples=num_samples)
+    return args
+
+
+def _package_defaults() -> dict:
+    """`mnist1d.data.get_dataset_args()` of the installed version, kept in the cache beside the arrays:
+    importing the package costs about a second (it imports matplotlib), paid once per version."""
+    path = cache_dir() / "mnist1d" / f"defaults-{_mnist1d_version()}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
     try:
         from mnist1d.data import get_dataset_args
     except ImportError as err:
         raise DataError(f"mnist1d: cannot import the mnist1d package ({err}); pip install mnist1d") from None
     args = get_dataset_args(as_dict=True)
-    args.pop("url", None)  # where the published pickle lives: not an argument of the generator
-    args.update(seed=seed, num_samples=num_samples)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(args))
     return args
 
 
