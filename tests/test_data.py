@@ -2,8 +2,8 @@
 teacher targets against their formula, and byte-exact local readers that refuse bad files."""
 
 import gzip
-import os
 import json
+import os
 import pickle
 import random
 import struct
