@@ -5,9 +5,9 @@ tensors whose other factors are already matched (the input side); then each step
 but one and solves a linear assignment for it, visiting factors in random order until a full sweep
 improves nothing (a factor none of whose neighbours moved since it was last solved is not solved again). The
 later sweeps reuse work and stay exact: each factor's similarity is updated only where its neighbours'
-permutations moved (`SimilarityCache`, `incremental=True`), and on CPU each factor's assignments are
-solved by SciPy on matrices reduced by the dual potentials of its previous problem (`WarmAssignment`,
-the default there: the same optima, found in fewer augmenting steps). With
+permutations moved (`SimilarityCache`), and on CPU each factor's assignments are solved by SciPy on
+matrices reduced by the dual potentials of its previous problem (`WarmAssignment`: the same optima,
+found in fewer augmenting steps). With
 several (A_t, B_t) pairs one permutation serves all of them (objectives summed): this aligns whole
 training trajectories or pruning sequences at once.
 """
@@ -104,7 +104,7 @@ def weight_matching(
     init: GroupElement | None = None,
     tol: float = 1e-12,
     callback: Callable[[int, float], None] | None = None,
-    incremental: bool = False,
+    incremental: bool = True,
 ) -> Alignment:
     """The permutation of `other` (a state dict, or a list sharing one permutation) closest to `reference`.
 
@@ -115,7 +115,8 @@ def weight_matching(
       solver: `S -> π` for every assignment (default: a fresh `WarmAssignment` on CPU, the auction on
         CUDA); a `WarmAssignment` instance keeps potentials per factor.
       incremental: update each similarity where the other factors moved instead of recomputing it
-        (the same matrices up to rounding; False: the plain algorithm).
+        (the same matrices up to rounding). `solver=scipy_solver, incremental=False` is the
+        unaccelerated algorithm.
     Returns:
       `Alignment` whose `.apply(other)` is the aligned network, with the objective after each sweep.
     """
