@@ -1,4 +1,4 @@
-"""Sweep executors on the workload sweeps run: 8 small training jobs (an MLP 40-256-256-10 on MNIST-1D, 20
+"""Sweep executors on the workload sweeps run: 8 small training jobs (an MLP 40-256-256-10 on MNIST-1D, 30
 epochs: the runs of `weightspace connectivity width`), each variant a fresh command as a user starts it.
 
 Compared, each on a fresh sweep folder and from a cold interpreter (imports, data loading and worker start-up
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 JOBS = 8
-FIXED = {"model": "mlp", "depth": 2, "width": 256, "dataset": "mnist1d", "epochs": 20}
+FIXED = {"model": "mlp", "depth": 2, "width": 256, "dataset": "mnist1d", "epochs": 30}
 CONFIG = f"""task = "train"
 [grid]
 seed = {list(range(JOBS))}
