@@ -44,8 +44,9 @@ n above about 1.6M parameters at the default ncv = 20)."""
 CHECK_EVERY = 5
 """Two-pass Lanczos tests convergence every this many steps from step 2k on."""
 SAME = 100
-"""Two eigenvalues of T_m (or of T_m and T̂_m) are numerically equal within SAME·eps·||T_m||, eps the
-precision of the products."""
+"""Eigenvalues of T_m are copies within SAME·eps·||T_m||, eps the precision of the recurrence (the params'
+dtype); an eigenvalue of T_m is shared with T̂_m within SAME·eps·||T_m||, eps that of float64 (where T is
+diagonalised: a spurious value's eigenvector vanishes in its first component up to rounding)."""
 
 
 def _generator(generator: torch.Generator | None) -> torch.Generator:
@@ -131,6 +132,11 @@ def _arpack(op: _Operator, k: int, which: str, tol: float, gen: torch.Generator,
             torch.from_numpy(vecs[:, order].copy()) if vectors else None)
 
 
+def _dot(a: Tensor, b: Tensor, chunk: int = 2**16) -> float:
+    """⟨a, b⟩ accumulated in float64 over chunks (float32 reductions over millions of entries lose ~1e-5)."""
+    return sum(float(torch.dot(x.double(), y.double())) for x, y in zip(a.split(chunk), b.split(chunk), strict=True))
+
+
 def _krylov(op: _Operator, q: Tensor, alpha: list[float], beta: list[float],
             callback: Callable[[int], None] | None) -> Iterator[Tensor]:
     """Lanczos vectors q_1 = q, q_2, … by β_j q_{j+1} = H q_j − α_j q_j − β_{j−1} q_{j−1}, in place.
@@ -149,10 +155,10 @@ def _krylov(op: _Operator, q: Tensor, alpha: list[float], beta: list[float],
         if q_prev is not None:
             w.sub_(q_prev, alpha=beta[j - 1])
         if j == len(alpha):
-            alpha.append(float(torch.dot(w, q)))
+            alpha.append(_dot(w, q))
         w.sub_(q, alpha=alpha[j])
         if j == len(beta):
-            beta.append(float(torch.linalg.vector_norm(w)))
+            beta.append(_dot(w, w) ** 0.5)
         if beta[j] == 0.0:
             return
         w.div_(beta[j])
@@ -170,13 +176,13 @@ def _good_ritz(alpha: list[float], beta: list[float], eps: float) -> tuple[np.nd
     a, b = np.asarray(alpha), np.asarray(beta[:-1])
     theta, s = eigh_tridiagonal(a, b)  # ascending; s (m, m)
     bounds = abs(beta[-1] * s[-1])
-    same = SAME * eps * max(abs(theta[0]), abs(theta[-1]), np.finfo(np.float64).tiny)
+    norm = max(abs(theta[0]), abs(theta[-1]), np.finfo(np.float64).tiny)
     hat = eigvalsh_tridiagonal(a[1:], b[1:]) if len(a) > 1 else np.empty(0)
     keep = []
-    for cluster in np.split(np.arange(len(theta)), np.flatnonzero(np.diff(theta) > same) + 1):
+    for cluster in np.split(np.arange(len(theta)), np.flatnonzero(np.diff(theta) > SAME * eps * norm) + 1):
         if len(cluster) > 1:
             keep.append(cluster[np.argmin(bounds[cluster])])
-        elif not (len(hat) and np.min(abs(hat - theta[cluster[0]])) <= same):
+        elif not (len(hat) and np.min(abs(hat - theta[cluster[0]])) <= SAME * np.finfo(np.float64).eps * norm):
             keep.append(cluster[0])
     keep = np.asarray(keep, dtype=int)
     return theta[keep], bounds[keep], s[:, keep]
@@ -201,7 +207,7 @@ def _two_pass(op: _Operator, k: int, which: str, tol: float, gen: torch.Generato
 
     def start() -> Tensor:
         q = torch.randn(op.n, generator=gen, dtype=op.dtype).to(op.device)  # (n,)
-        return q.div_(torch.linalg.vector_norm(q))
+        return q.div_(_dot(q, q) ** 0.5)
 
     alpha: list[float] = []
     beta: list[float] = []
