@@ -21,7 +21,7 @@ digits training images (8x8); cross-entropy; the network is trained `--train-epo
 once and cached at `--checkpoint`. Each method runs in a fresh process; its peak RSS (VmHWM) minus that of
 a baseline process (model + batch + the linearised gradient + ONE HVP) is its memory beyond the model.
 glibc is run with a fixed mmap threshold (MALLOC_MMAP_THRESHOLD_=65536) so freed blocks leave RSS; one
-extra row repeats two-pass Lanczos under glibc's default. The full run (about 20 min on 2 cores):
+extra row repeats two-pass Lanczos under glibc's default. The full run (20-30 min on 2 cores):
 
     python bench/hessian_bench.py --scale resnet --out out/hessian_resnet.json
 
@@ -427,7 +427,8 @@ def markdown_scale(res: dict) -> str:
     lines += ["", f"Verdict (two-pass with eigenvectors): memory {ours['beyond_p4']:.1f}·P·4 ≤ 12·P·4: "
               f"{'yes' if v['memory'] else 'NO'}; HVPs {ours['hvps']} < PyHessian's {theirs['hvps']}: "
               f"{'yes' if v['hvps'] else 'NO'}; error {ours['max_rel_error']:.1e} ≤ PyHessian's "
-              f"{theirs['max_rel_error']:.1e}: {'yes' if v['error'] else 'NO'}.", "",
+              f"{theirs['max_rel_error']:.1e}: {'yes' if v['error'] else 'NO'}. Eigenvalues only: "
+              f"{rows['two-pass, no vectors']['hvps']} HVPs, {rows['two-pass, no vectors']['beyond_p4']:.1f}·P·4.", "",
               f"### Hutchinson trace, {cfg['trace_samples']} Rademacher samples", "",
               "| method | estimate ± s.e. | HVPs | wall time (s) | per HVP (s) | memory beyond baseline (MiB) "
               "| ÷ (P·4 B) |",
