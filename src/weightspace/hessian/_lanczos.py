@@ -74,14 +74,16 @@ def lanczos(loss_fn: LossFn, params: Mapping[str, Tensor], k: int = 10, *, which
     """k extreme eigenpairs of the Hessian by Lanczos.
 
     which: "LA" largest algebraic, "SA" smallest algebraic, "LM" largest magnitude. Stops when
-    ||H v − λ v|| ≤ tol·max(|λ|, eps^{2/3}) for all k pairs (tol = 0: machine precision). The start vector is
+    ||H v − λ v|| ≤ tol·max(|λ|, eps^{2/3}) for all k pairs (tol = 0: machine precision, for two-pass that of
+    the params' dtype). The start vector is
     N(0, I) from `generator` (default: a fresh generator seeded 0). `callback(calls)` is told the
     running number of HVPs after each one. Products run in the params' dtype.
 
     method: "arpack" (implicitly restarted, `scipy.sparse.linalg.eigsh`; float64 basis of `ncv` vectors,
     `maxiter` restarts), "two-pass" (module docstring; 2 + k vectors in the params' dtype, `maxiter` Lanczos
     steps, default min(n, 30k + 300); with `vectors`, about twice the products), or "auto": two-pass when
-    ARPACK's basis, ncv·n·8 bytes with ncv = max(2k + 1, 20) unless given, exceeds `ARPACK_BASIS_BYTES`.
+    ARPACK's basis, ncv·n·8 bytes with ncv = max(2k + 1, 20) unless given, exceeds `ARPACK_BASIS_BYTES`
+    (256 MiB), else ARPACK.
 
     Returns (eigenvalues (k,) float64 ascending, eigenvectors (n, k) or None if not `vectors`); eigenvectors
     are over the flattened `keys` (see `flatten`), float64 from ARPACK, the params' dtype from two-pass.
