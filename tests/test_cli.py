@@ -108,6 +108,9 @@ def test_hessian_of_a_batchnorm_checkpoint_differentiates_parameters_only(capsys
     got = run_json(capsys, "hessian", str(tmp_path / "v"), "--top", "2")
     n = sum(v.numel() for k, v in ws.load(tmp_path / "v").named_parameters())
     assert got["dim"] == n  # BatchNorm running statistics are held fixed, not differentiated
+    two_pass = run_json(capsys, "hessian", str(tmp_path / "v"), "--top", "2", "--method", "two-pass")
+    assert two_pass["eigenvalues"] == pytest.approx(got["eigenvalues"], rel=1e-5, abs=1e-8)
+    _one_line_error(*run(capsys, "hessian", str(tmp_path / "v"), "--top", "2", "--method", "dense"), "method")
 
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"

@@ -2,8 +2,13 @@
 Lanczos and power iteration against a dense eigendecomposition, Hutchinson against the exact trace,
 closed forms on quadratics, spectrum classification and subspace overlaps, one-line errors."""
 
+import json
 import math
+import os
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -12,6 +17,7 @@ from torch import nn
 from weightspace.errors import ConfigError, NonFiniteError
 from weightspace.hessian import (
     Spectrum,
+    _lanczos,
     classify,
     dense_hessian,
     flatten,
@@ -26,6 +32,7 @@ from weightspace.hessian import (
     trace_estimate,
     unflatten,
 )
+from weightspace.hessian._functional import _Operator
 from weightspace.params import state_of
 
 REL = 1e-6
@@ -227,6 +234,131 @@ def test_lanczos_is_reproducible(tiny):
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
 
 
+# --- two-pass Lanczos -----------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small():
+    """10-24-24-1 tanh MLP (889 parameters) with its dense Hessian's eigendecomposition."""
+    module, x, y = _mlp((10, 24, 24, 1), 64, 2)
+    loss_fn, keys = loss_of(module, x, y)
+    params = state_of(module)
+    h = dense_hessian(loss_fn, params, keys)
+    return loss_fn, params, keys, h, *torch.linalg.eigh(h)
+
+
+@pytest.mark.parametrize("which", ["LA", "SA", "LM"])
+def test_two_pass_matches_dense_eigenpairs_and_arpack(small, which, one_thread):
+    loss_fn, params, keys, h, ev, z = small
+    k = 10
+    vals, vecs = lanczos(loss_fn, params, k, which=which, tol=1e-10, keys=keys, generator=_gen(0), method="two-pass")
+    pick = {"LA": torch.arange(len(ev) - k, len(ev)), "SA": torch.arange(k),
+            "LM": ev.abs().argsort()[-k:].sort().values}[which]
+    scale = float(ev.abs().max())
+    assert vals.dtype == DT and vecs.shape == (h.shape[0], k)
+    assert float((vals - ev[pick]).abs().max()) <= 1e-12 * scale
+    assert bool(((vecs * z[:, pick]).sum(dim=0).abs() >= 1 - 1e-6).all())  # the dense eigenvectors up to sign
+    assert float(torch.linalg.vector_norm(h @ vecs - vecs * vals, dim=0).max()) <= 1e-8 * scale
+    arpack, _ = lanczos(loss_fn, params, k, which=which, tol=1e-10, keys=keys, generator=_gen(0), method="arpack")
+    assert float((vals - arpack).abs().max()) <= 1e-12 * scale
+
+
+def _outliers(n, dtype):
+    """L = ½ Σ d_i θ_i²: eigenvalues 1000, 400, 150 far above 1, 0.9 and a bulk in [0, 0.5)."""
+    g = _gen(0)
+    d = torch.cat([torch.tensor([1000.0, 400.0, 150.0, 1.0, 0.9], dtype=DT), 0.5 * torch.rand(n - 5, generator=g,
+                                                                                                dtype=DT)])
+    d = d[torch.randperm(n, generator=g)].to(dtype)
+    return (lambda p: 0.5 * (d * p["t"] ** 2).sum()), {"t": torch.zeros(n, dtype=dtype)}
+
+
+@pytest.mark.parametrize(("dtype", "tol", "res"), [(torch.float64, 1e-10, 1e-8), (torch.float32, 1e-4, 1e-3)])
+def test_two_pass_removes_ghosts_of_outliers(dtype, tol, res, one_thread):
+    loss_fn, params = _outliers(2000, dtype)
+    exact = torch.tensor([0.9, 1.0, 150.0, 400.0, 1000.0], dtype=DT)
+    calls = []
+    vals, vecs = lanczos(loss_fn, params, 5, tol=tol, method="two-pass", callback=calls.append)
+    assert bool(((vals - exact).abs() <= 10 * tol * exact).all())  # one copy of each: no ghost duplicates
+    d = _Operator(loss_fn, params, None, "test").matvec(torch.ones(2000, dtype=dtype)).double()  # diag(H)
+    residual = torch.linalg.vector_norm(d[:, None] * vecs.double() - vecs.double() * vals, dim=0)
+    assert bool((residual <= res * vals).all())  # ||H y − θ y|| ≤ res·θ
+    # the run was long enough for T_m to repeat the outliers: the Cullum–Willoughby filter did the work
+    alpha, beta = [], []
+    op = _Operator(loss_fn, params, None, "test")
+    q = torch.randn(2000, generator=_gen(0), dtype=dtype)
+    m = (calls[-1] + 1) // 2  # 2m − 1 HVPs
+    for _ in zip(range(m + 1), _lanczos._krylov(op, q / q.norm(), alpha, beta, None), strict=False):
+        pass
+    raw = np.linalg.eigvalsh(np.diag(alpha) + np.diag(beta[:-1], 1) + np.diag(beta[:-1], -1))
+    assert int((abs(raw - 1000) < 1e-2).sum()) >= 2
+    good, _, _ = _lanczos._good_ritz(alpha, beta, float(torch.finfo(dtype).eps))
+    assert int((abs(good - 1000) < 1e-2).sum()) == 1 and int((abs(good - 400) < 1e-2).sum()) == 1
+
+
+def test_two_pass_counts_hvps_and_vectors_replay_pass_one(small, one_thread):
+    loss_fn, params, keys = small[:3]
+    without, with_vectors = [], []
+    a, none = lanczos(loss_fn, params, 4, tol=1e-8, keys=keys, method="two-pass", vectors=False,
+                      callback=without.append)
+    b, vecs = lanczos(loss_fn, params, 4, tol=1e-8, keys=keys, method="two-pass", callback=with_vectors.append)
+    m = len(without)
+    assert none is None and torch.equal(a, b)
+    assert without == list(range(1, m + 1)) and with_vectors == list(range(1, 2 * m))  # m, then m − 1 more
+    assert torch.allclose(vecs.T @ vecs, torch.eye(4, dtype=DT), atol=1e-8)
+
+
+def test_auto_method_follows_the_arpack_basis_size(tiny, monkeypatch):
+    loss_fn, params, keys = tiny  # n = 32: ARPACK's default basis is min(n, max(2k + 1, 20)) vectors
+    used = []
+    monkeypatch.setattr(_lanczos, "_arpack", lambda *a: used.append("arpack") or (None, None))
+    monkeypatch.setattr(_lanczos, "_two_pass", lambda *a: used.append("two-pass") or (None, None))
+    for limit in (20 * 32 * 8, 20 * 32 * 8 - 1):
+        monkeypatch.setattr(_lanczos, "ARPACK_BASIS_BYTES", limit)
+        lanczos(loss_fn, params, 3, keys=keys)
+    lanczos(loss_fn, params, 3, keys=keys, ncv=30)  # 30·n·8 bytes > the limit
+    lanczos(loss_fn, params, 3, keys=keys, method="arpack")
+    assert used == ["arpack", "two-pass", "two-pass", "arpack"]
+
+
+_LEAN = """
+import json, sys, torch
+from weightspace.hessian import lanczos
+from weightspace.hessian._functional import _Operator
+
+def status(field):
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith(field))
+
+def reset():
+    open("/proc/self/clear_refs", "w").write("5")
+    return status("VmRSS")
+
+torch.set_num_threads(1)
+n = int(sys.argv[1])
+g = torch.Generator().manual_seed(0)
+d = torch.rand(n, generator=g)
+d[:10] = torch.tensor([1000.0, 400.0, 150.0, 100.0, 80.0, 60.0, 50.0, 40.0, 30.0, 20.0])
+loss_fn = lambda p: 0.5 * (d * p["t"] ** 2).sum()
+params = {"t": torch.zeros(n)}
+before = reset()
+op = _Operator(loss_fn, params, None, "test")
+op.matvec(torch.ones(n))
+del op
+hvp = status("VmHWM") - before
+before = reset()
+vals, vecs = lanczos(loss_fn, params, 10, tol=1e-4, method="two-pass")
+print(json.dumps({"hvp": hvp, "lanczos": status("VmHWM") - before}))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak RSS from /proc/self (Linux)")
+def test_two_pass_memory_is_2_plus_k_vectors():
+    n = 3_000_000  # float32: ARPACK's basis would be 20·n·8 = 480 MB
+    # glibc returns large blocks when freed (a fixed mmap threshold), so peak RSS counts live tensors only
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+    out = subprocess.run([sys.executable, "-c", _LEAN, str(n)], check=True, capture_output=True, text=True, env=env)
+    peak = json.loads(out.stdout)
+    assert peak["lanczos"] <= 12 * n * 4 + peak["hvp"], peak
+
+
 def test_power_iteration_top3_matches_dense(mid):
     loss_fn, params, keys, h, ev = mid
     calls = []
@@ -332,12 +464,17 @@ def _bad_calls(loss_fn, params, keys):
         (ConfigError, lambda: lanczos(loss_fn, params, 0, keys=keys)),
         (ConfigError, lambda: lanczos(loss_fn, params, 32, keys=keys)),
         (ConfigError, lambda: lanczos(loss_fn, params, 3, which="XX", keys=keys)),
+        (ConfigError, lambda: lanczos(loss_fn, params, 3, keys=keys, method="dense")),
+        (ConfigError, lambda: lanczos(loss_fn, params, 3, keys=keys, method="two-pass", ncv=10)),
+        (ConfigError, lambda: lanczos(loss_fn, params, 3, keys=keys, maxiter=0)),
+        (ConfigError, lambda: lanczos(loss_fn, params, 3, keys=keys, method="two-pass", tol=1e-12, maxiter=2)),
         (ConfigError, lambda: power_iteration(loss_fn, params, 0, keys=keys)),
         (ConfigError, lambda: dense_hessian(loss_fn, params, keys, chunk=0)),
         (ConfigError, lambda: dense_hessian(loss_fn, params, keys, chunk=-3)),
         (ConfigError, lambda: dense_hessian(lambda p: p[keys[0]] * 2, params, keys)),
         (ConfigError, lambda: gradient(lambda p: p[keys[0]].sum(dim=0), params, keys)),
         (ConfigError, lambda: trace_estimate(loss_fn, params, samples=1, generator=_gen(0), keys=keys)),
+        (ConfigError, lambda: trace_estimate(loss_fn, params, samples=4, generator=_gen(0), keys=keys, chunk=0)),
         (ConfigError, lambda: gradient(loss_fn, params, keys=["nope"])),
         (ConfigError, lambda: gradient(loss_fn, params, keys=keys[0])),
         (ConfigError, lambda: hvp(loss_fn, params, {}, keys)),

@@ -86,6 +86,9 @@ def hessian_cmd(
     dataset: DatasetOpt = None,
     data_root: DataRootOpt = None,
     top: Annotated[int | None, typer.Option(help="Lanczos: the K smallest and K largest eigenvalues.")] = None,
+    method: Annotated[str, typer.Option(help="With --top: Lanczos method, auto | arpack | two-pass (two-pass keeps "
+                                             "2 vectors instead of ARPACK's float64 basis; auto picks it for "
+                                             "large models).")] = "auto",
     dense: Annotated[bool, typer.Option("--dense", help="Every eigenvalue of the dense Hessian (the default "
                                                         "when neither --top nor --dense is given).")] = False,
     plot: PlotOpt = None,
@@ -112,7 +115,7 @@ def hessian_cmd(
         loss_of_parameters, params = _zoo_objective(checkpoint, dataset, loss or "mse", weight_decay)
 
     with progress_bar(fmt == Format.human and top is not None) as bar:
-        point = critical.characterize(loss_of_parameters, params, top=top,
+        point = critical.characterize(loss_of_parameters, params, top=top, method=method,
                                       callback=lambda e: bar(f"Hessian-vector products ({e['stage']})", e))
     result = point.to_dict()
     if plot is not None:

@@ -117,12 +117,13 @@ class CriticalPoint:
 
 
 def characterize(loss_fn: LossFn, params: Mapping[str, Tensor], *, hessian: bool = True, top: int | None = None,
-                 threshold: float | None = None, generator: torch.Generator | None = None,
+                 threshold: float | None = None, generator: torch.Generator | None = None, method: str = "auto",
                  callback: Callable[[dict], None] | None = None) -> CriticalPoint:
     """L(θ), ||∇L(θ)|| and, with `hessian`, the Hessian spectrum classified by `weightspace.hessian`.
 
     top=None: every eigenvalue of the dense Hessian. top=k: the k smallest and k largest by Lanczos
-    (start vector from `generator`, default seed 0); index and nullity then count the k smallest only
+    (`method` "auto" | "arpack" | "two-pass" as in `weightspace.hessian.lanczos`; start vector from
+    `generator`, default seed 0); index and nullity then count the k smallest only
     (exact while the index is below k); `callback` then receives {"stage": "lanczos SA" | "lanczos LA",
     "step": HVPs so far, "total_steps": None} after each Hessian-vector product. The default threshold is
     √eps(dtype)·max(1, max|λ|), ≈ 1.5e-8·scale
@@ -148,8 +149,10 @@ def characterize(loss_fn: LossFn, params: Mapping[str, Tensor], *, hessian: bool
                 return None
             return lambda calls: callback({"stage": f"lanczos {which}", "step": calls, "total_steps": None})
 
-        small, _ = lanczos(loss_fn, params, top, which="SA", generator=g, callback=hvps("SA"))
-        largest, _ = lanczos(loss_fn, params, top, which="LA", generator=g, callback=hvps("LA"))
+        small, _ = lanczos(loss_fn, params, top, which="SA", generator=g, method=method, vectors=False,
+                           callback=hvps("SA"))
+        largest, _ = lanczos(loss_fn, params, top, which="LA", generator=g, method=method, vectors=False,
+                             callback=hvps("LA"))
         if threshold is None:
             scale = max(float(small.abs().max()), float(largest.abs().max()))
             spec = classify(small, dtype=next(v for v in params.values() if v.is_floating_point()).dtype,

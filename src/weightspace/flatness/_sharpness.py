@@ -52,5 +52,5 @@ def hessian_sharpness(model: nn.Module, params: Mapping[str, Tensor], data: Data
     loss_fn, keys = loss_of(net, x, y, kind=kind, keys=keys)
     p = dict(params)
     tr = trace_estimate(loss_fn, p, samples=trace_samples, generator=generator, keys=keys)
-    top, _ = lanczos(loss_fn, p, k=1, which="LA", keys=keys, generator=generator)
+    top, _ = lanczos(loss_fn, p, k=1, which="LA", keys=keys, generator=generator, vectors=False)
     return Sharpness(tr.mean, tr.stderr, float(top[-1]), split)

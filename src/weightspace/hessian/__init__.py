@@ -4,6 +4,13 @@ Every function takes `loss_fn(params) -> scalar` and a point `params` (a dict of
 differentiated with respect to `keys` (default: every floating tensor; `loss_of` builds both from
 a module and a batch and leaves buffers out). Vectors over weight space are flat, ordered as
 `flatten(params, keys)`.
+
+Extreme eigenpairs: `lanczos(..., method=)` runs ARPACK's implicitly restarted Lanczos ("arpack": a float64
+basis of ncv ≥ max(2k + 1, 20) vectors) or two-pass Lanczos ("two-pass": 2 + k vectors in the params'
+dtype, Cullum–Willoughby's test for spurious Ritz values, 2m − 1 HVPs for m steps, m without eigenvectors);
+"auto" picks two-pass once ARPACK's basis would exceed 256 MiB. `power_iteration` is
+PyHessian's method, kept as a baseline. `trace_estimate` is Hutchinson's estimator, batched to about 2**23
+elements of probe vectors at a time by default.
 """
 
 from ._dense import dense_hessian

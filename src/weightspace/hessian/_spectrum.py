@@ -129,9 +129,9 @@ def spectrum(loss_fn: LossFn, params: Mapping[str, Tensor], keys: Sequence[str] 
         return classify(ev, dtype=dtype, threshold=threshold)
     if k is None:
         raise ConfigError("spectrum: dense=False needs k, the number of smallest eigenvalues to compute")
-    ev, _ = lanczos(loss_fn, params, k, which="SA", tol=tol, keys=keys, generator=generator)
+    ev, _ = lanczos(loss_fn, params, k, which="SA", tol=tol, keys=keys, generator=generator, vectors=False)
     n = sum(params[key].numel() for key in keys)
     if threshold is not None:
         return classify(ev, threshold=threshold, dim=n)
-    top, _ = lanczos(loss_fn, params, 1, which="LM", tol=tol, keys=keys, generator=generator)
+    top, _ = lanczos(loss_fn, params, 1, which="LM", tol=tol, keys=keys, generator=generator, vectors=False)
     return classify(ev, dtype=dtype, scale=float(top.abs().max()), dim=n)

@@ -16,7 +16,10 @@ from torch import Tensor
 from ..errors import ConfigError
 from ._functional import LossFn, _Operator
 
-__all__ = ["TraceEstimate", "trace_estimate"]
+__all__ = ["TraceEstimate", "trace_estimate", "CHUNK_ELEMENTS"]
+
+CHUNK_ELEMENTS = 2**23
+"""chunk=None batches as many probe vectors as fit in this many elements (32 MiB in float32), 1 to 64."""
 
 
 @dataclass(frozen=True)
@@ -35,18 +38,22 @@ class TraceEstimate:
 
 
 def trace_estimate(loss_fn: LossFn, params: Mapping[str, Tensor], *, samples: int, generator: torch.Generator,
-                   keys: Sequence[str] | None = None, chunk: int = 64) -> TraceEstimate:
+                   keys: Sequence[str] | None = None, chunk: int | None = None) -> TraceEstimate:
     """tr H ≈ (1/S) Σ_s z_sᵀ H z_s, z_s ∈ {±1}^n Rademacher from `generator`; S = `samples` ≥ 2.
 
-    Products are batched `chunk` vectors at a time with `vmap`.
+    Products are batched `chunk` vectors at a time with `vmap`, which holds about `chunk` × (2 vectors + one
+    HVP's intermediates); the default, None, is min(64, max(1, CHUNK_ELEMENTS // n)): 64 for n ≤ 131,072,
+    one at a time for n > 4,194,304.
     """
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
         raise ConfigError(f"trace_estimate: samples must be an int >= 2 (for a standard error), got {samples!r}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0:
-        raise ConfigError(f"trace_estimate: chunk must be a positive int, got {chunk!r}")
+    if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk <= 0):
+        raise ConfigError(f"trace_estimate: chunk must be a positive int or None (memory-aware), got {chunk!r}")
     if not isinstance(generator, torch.Generator):
         raise ConfigError("trace_estimate: pass generator=torch.Generator().manual_seed(seed) for reproducibility")
     op = _Operator(loss_fn, params, keys, "trace_estimate")
+    if chunk is None:
+        chunk = min(64, max(1, CHUNK_ELEMENTS // op.n))
     quads = []
     for start in range(0, samples, chunk):
         c = min(chunk, samples - start)
