@@ -484,29 +484,28 @@ def main() -> None:
             args.tol = 1e-4
         if "--repeats" not in sys.argv:
             args.repeats = 3
-        t0 = time.perf_counter()
-        res = {"config": vars(args), "torch": torch.__version__, "threads": torch.get_num_threads(),
-               "machine": f"{platform.machine()} {platform.processor() or platform.system()}", "command": sys.argv,
-               "load_before": os.getloadavg()[0]}
-        res["scale"] = bench_scale(args)
-        res["total_s"] = time.perf_counter() - t0
-        res["load_after"] = os.getloadavg()[0]
-        print(markdown_scale(res))
-        if args.out:
-            with open(args.out, "w") as fh:
-                json.dump(res, fh, indent=1)
+        report(args, lambda res: res.update(scale=bench_scale(args)), markdown_scale)
         return
+
+    def small(res: dict) -> None:
+        res["spectral"] = bench_spectral(args.spectral_params, args.batch, args.seed, args.k, args.tol, args.repeats)
+        log("HVP implementations")
+        res["hvp"] = bench_hvp(args.spectral_params, args.batch, args.seed, args.repeats)
+        res["dense"] = bench_dense(args.params, args.batch, args.seed, args.chunk, args.repeats)
+
+    report(args, small, markdown)
+
+
+def report(args, measure, render) -> None:
+    """Run `measure(res)` between the environment's record and the load after it; print `render(res)`, save --out."""
     t0 = time.perf_counter()
     res = {"config": vars(args), "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "machine": f"{platform.machine()} {platform.processor() or platform.system()}", "command": sys.argv}
-    res["load_before"] = os.getloadavg()[0]
-    res["spectral"] = bench_spectral(args.spectral_params, args.batch, args.seed, args.k, args.tol, args.repeats)
-    log("HVP implementations")
-    res["hvp"] = bench_hvp(args.spectral_params, args.batch, args.seed, args.repeats)
-    res["dense"] = bench_dense(args.params, args.batch, args.seed, args.chunk, args.repeats)
+           "machine": f"{platform.machine()} {platform.processor() or platform.system()}", "command": sys.argv,
+           "load_before": os.getloadavg()[0]}
+    measure(res)
     res["total_s"] = time.perf_counter() - t0
     res["load_after"] = os.getloadavg()[0]
-    print(markdown(res))
+    print(render(res))
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(res, fh, indent=1)
