@@ -63,14 +63,19 @@ def tiny():
     return loss_fn, state_of(module), keys
 
 
+def _with_dense(widths, batch, seed):
+    """(loss_fn, params, keys, H) for a tanh MLP on `batch` regression samples, H its dense Hessian."""
+    module, x, y = _mlp(widths, batch, seed)
+    loss_fn, keys = loss_of(module, x, y)
+    params = state_of(module)
+    return loss_fn, params, keys, dense_hessian(loss_fn, params, keys)
+
+
 @pytest.fixture(scope="module")
 def mid():
     """10-50-50-1 tanh MLP (3,151 parameters): the dense Hessian and its eigenvalues, computed once."""
-    module, x, y = _mlp((10, 50, 50, 1), 64, 1)
-    loss_fn, keys = loss_of(module, x, y)
-    params = state_of(module)
-    h = dense_hessian(loss_fn, params, keys)
-    return loss_fn, params, keys, h, torch.linalg.eigvalsh(h)
+    *problem, h = _with_dense((10, 50, 50, 1), 64, 1)
+    return *problem, h, torch.linalg.eigvalsh(h)
 
 
 def _quadratic(seed=0):
@@ -239,11 +244,8 @@ def test_lanczos_is_reproducible(tiny):
 @pytest.fixture(scope="module")
 def small():
     """10-24-24-1 tanh MLP (889 parameters) with its dense Hessian's eigendecomposition."""
-    module, x, y = _mlp((10, 24, 24, 1), 64, 2)
-    loss_fn, keys = loss_of(module, x, y)
-    params = state_of(module)
-    h = dense_hessian(loss_fn, params, keys)
-    return loss_fn, params, keys, h, *torch.linalg.eigh(h)
+    *problem, h = _with_dense((10, 24, 24, 1), 64, 2)
+    return *problem, h, *torch.linalg.eigh(h)
 
 
 @pytest.mark.parametrize("which", ["LA", "SA", "LM"])
