@@ -29,7 +29,27 @@ CIFAR_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
 def test_registry_lists_every_source():
     assert DATASETS == ("digits", "mnist1d", "teacher", "mnist", "cifar10", "linear-teacher", "scalar", "markov")
     assert set(data.__all__) == {"Dataset", "load", "DATASETS", "TASKS", "Source", "Splits", "iter_batches",
-                                 "iter_inputs", "sample", "task_of", "to_model"}
+                                 "iter_inputs", "reusable_batches", "sample", "task_of", "to_model"}
+
+
+def test_reusable_batches_are_views_of_memory_or_a_fresh_stream():
+    x, y = torch.arange(10.0).reshape(5, 2), torch.arange(5)
+    held = data.reusable_batches((x, y), batch_size=2)
+    assert isinstance(held, list) and [len(b) for b, _ in held] == [2, 2, 1]
+    assert all(b.untyped_storage().data_ptr() == x.untyped_storage().data_ptr() for b, _ in held)  # no copies
+
+    class Counted:
+        passes = 0
+
+        def __iter__(self):
+            def batches():
+                Counted.passes += 1
+                yield x, y
+            return batches()
+
+    stream = data.reusable_batches(Counted(), max_batches=1)
+    assert [len(b) for b, _ in stream] == [5] and [len(b) for b, _ in stream] == [5]
+    assert Counted.passes == 2  # read again on each pass, never gathered
 
 
 def test_unknown_dataset_lists_known_ones():

@@ -13,7 +13,8 @@ from weightspace import critical as Cr
 from weightspace import data as D
 from weightspace import hessian, params
 from weightspace import paths as P
-from weightspace.errors import ConfigError
+from weightspace.errors import ArchitectureMismatch, ConfigError
+from weightspace.evaluate import evaluate, evaluation
 from weightspace.models import build, example_input
 from weightspace.paths import _orbit as continuous_orbit
 from weightspace.symmetry import spec_of
@@ -174,6 +175,65 @@ def test_evaluate_path_and_loss_curve_agree():
     assert curve.error == (1.0, 1.0, 1.0) and seen == [1, 2, 3]
     with pytest.raises(ConfigError, match="points"):
         P.evaluate_curve(line, lambda p: (0.0, None), points=1)
+
+
+class _Tied(torch.nn.Module):
+    """A BatchNorm (buffers) and a weight tied between two layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.inp = torch.nn.Linear(3, 3)
+        self.norm = torch.nn.BatchNorm1d(3)
+        self.out = torch.nn.Linear(3, 3)
+        self.out.weight = self.inp.weight
+
+    def forward(self, x):
+        return self.out(torch.relu(self.norm(self.inp(x))))
+
+
+def _moved(model, seed):
+    g = _gen(seed)
+    return {k: v * (1.5 + torch.rand(v.shape, generator=g, dtype=v.dtype)) if v.is_floating_point() else v
+            for k, v in model.state_dict().items()}  # scaled up, so running variances stay positive
+
+
+def test_loaded_computes_at_the_given_tensors_and_restores_the_module():
+    model = _Tied().to(DT).eval()
+    own = {k: (v, v.clone()) for k, v in model.state_dict(keep_vars=True).items()}
+    p = _moved(model, 1)
+    x = torch.randn(5, 3, generator=_gen(2), dtype=DT)
+    with torch.no_grad(), params.loaded(model, p):
+        inside = model(x)
+        assert model.norm.running_var is p["norm.running_var"]
+    assert torch.equal(inside, params.forward(model, p, x))  # functional_call's answer, tie included
+    assert not torch.equal(inside, model(x))
+    with pytest.raises(RuntimeError, match="boom"), params.loaded(model, p):
+        raise RuntimeError("boom")
+    with pytest.raises(ArchitectureMismatch, match="'norm.scale'"), params.loaded(model, {**p, "norm.scale": x}):
+        pass  # raises after binding the keys before it
+    for k, (tensor, value) in own.items():
+        now = model.state_dict(keep_vars=True)[k]
+        assert now is tensor and torch.equal(now, value)  # the same objects, holding their own values again
+
+
+def test_one_evaluation_session_equals_separate_evaluations():
+    config = {"name": "vgg", "input_shape": [1, 8, 8], "num_outputs": 10, "channels": [4, "M", 4], "hidden": [8]}
+    data = D.load("digits").to(DT)
+    torch.manual_seed(0)
+    model = build(config).to(DT).train()  # BatchNorm: the session must evaluate in eval mode and restore train
+    a, b = model.state_dict(), _moved(model, 3)
+    alphas = [0.0, 0.3, 0.7, 1.0]
+    curve = P.evaluate_path(model, P.linear_path(a, b), data, alphas=alphas)
+    assert model.training and all(m.training for m in model.modules())
+    for alpha, loss, error in zip(alphas, curve.loss, curve.error, strict=True):
+        alone = evaluate(model, data, params=params.lerp(a, b, alpha))
+        assert (loss, error) == (alone["loss"], alone["error"])  # bit for bit: the buffers hold exactly lerp's values
+    with evaluation(model, data, "train", max_batches=1) as measure:
+        first, other, own = measure(b), measure(params.lerp(a, b, 0.5)), measure()
+    assert first == evaluate(model, data, "train", params=b, max_batches=1)
+    assert other == evaluate(model, data, "train", params=params.lerp(a, b, 0.5), max_batches=1)
+    assert own == evaluate(model, data, "train", max_batches=1)  # None: back at the module's own tensors
+    assert own != first
 
 
 # -- flatten / unflatten -------------------------------------------------------------------------------------

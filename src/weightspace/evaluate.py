@@ -11,18 +11,19 @@ replace them; the reported loss is the sample-weighted mean of the batch values.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import Dataset, Source, iter_batches, task_of, to_model
+from .data import Dataset, Source, reusable_batches, task_of, to_model
 from .errors import ConfigError, DataError
-from .params import first_float, forward
+from .params import first_float, loaded
 
-__all__ = ["LOSSES", "LossFn", "ErrorFn", "criterion", "evaluate", "fit_inputs", "loss_function",
-           "next_token_loss", "error_rate", "check_scalar"]
+__all__ = ["LOSSES", "LossFn", "ErrorFn", "criterion", "eval_mode", "evaluate", "evaluation", "fit_inputs",
+           "loss_function", "next_token_loss", "error_rate", "check_scalar"]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 ErrorFn = Callable[[Tensor, Tensor], "float | Tensor | None"]
@@ -81,7 +82,7 @@ def error_rate(output: Tensor, target: Tensor) -> float | None:
     """Fraction of argmax predictions that miss the label (classification) or the token (next-token)."""
     if task_of(output, target) == "regression":
         return None
-    return float((output.argmax(dim=-1) != target).to(torch.float64).mean())
+    return int((output.argmax(dim=-1) != target).sum()) / target.numel()
 
 
 def check_scalar(value, where: str = "loss_fn") -> Tensor:
@@ -107,7 +108,76 @@ def fit_inputs(x: Tensor, model: nn.Module) -> Tensor:
     return x.reshape(len(x), *shape)
 
 
-@torch.no_grad()
+@contextlib.contextmanager
+def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
+    """`module` in eval mode until exit, then in the mode it had (switched only when it was training)."""
+    was_training = module.training
+    if was_training:
+        module.eval()
+    try:
+        yield module
+    finally:
+        if was_training:
+            module.train()
+
+
+@contextlib.contextmanager
+def evaluation(
+    model: nn.Module,
+    data: Source,
+    split: str = "test",
+    *,
+    batch_size: int = 2048,
+    loss_fn: str | LossFn | None = None,
+    error_fn: ErrorFn | None = None,
+    max_batches: int | None = None,
+) -> Iterator[Callable[[Mapping[str, Tensor] | None], dict]]:
+    """`evaluate` at many parameter sets of one model on one split (a path's points): yields `measure(params)`.
+
+    What does not change between calls is done once: eval mode, reading the split's batches (`reusable_batches`),
+    and binding the module to `params` (`params.loaded`), which is kept while a call passes the very tensors
+    already bound (a `params.Lerp` writes every point into one buffer). Everything is restored on exit.
+    """
+    task = data.task if isinstance(data, Dataset) else None
+    custom = loss_function(loss_fn)
+    error_fn = error_rate if error_fn is None else error_fn
+    batches = reusable_batches(data, split, batch_size=batch_size, max_batches=max_batches)
+    with eval_mode(model), contextlib.ExitStack() as binding:
+        bound: dict[str, Tensor] = {}
+
+        @torch.no_grad()
+        def measure(params: Mapping[str, Tensor] | None = None) -> dict:
+            nonlocal bound
+            params = {} if params is None else params
+            if params.keys() != bound.keys() or any(v is not bound[k] for k, v in params.items()):
+                binding.close()
+                binding.enter_context(loaded(model, params))
+                bound = dict(params)
+            ref = first_float(params) if params else next(model.parameters())
+            total, wrong, n, has_error = 0.0, 0.0, 0, error_fn is not None
+            for x, y in batches:
+                xb, yb = to_model(fit_inputs(x, model), ref), to_model(y, ref)
+                out = model(xb)
+                value = check_scalar(custom(out, yb)) if custom is not None else criterion(task, out, yb)
+                total += float(value) * len(xb)
+                if has_error:
+                    err = error_fn(out, yb)
+                    if err is None:
+                        has_error = False
+                    elif error_fn is error_rate:  # counted exactly: error + accuracy == 1 to the last bit
+                        wrong += round(err * yb.numel()) / (yb.numel() / len(xb))
+                    else:
+                        wrong += float(err) * len(xb)
+                n += len(xb)
+            result = {"split": split, "loss": total / n, "accuracy": None, "error": None}
+            if has_error:
+                result["error"] = wrong / n
+                result["accuracy"] = 1.0 - wrong / n
+            return result
+
+        yield measure
+
+
 def evaluate(
     model: nn.Module,
     data: Source,
@@ -123,34 +193,8 @@ def evaluate(
 
     `data`: a Dataset, a pair of tensors, `data.Splits` or any iterable of (inputs, targets) batches (streamed;
     at most `max_batches`). `loss_fn` defaults to the task's convention, `error_fn` to `error_rate` (None
-    for regression, whatever the loss). accuracy = 1 − error.
+    for regression, whatever the loss). accuracy = 1 − error. Many parameter sets: `evaluation`.
     """
-    task = data.task if isinstance(data, Dataset) else None
-    custom = loss_function(loss_fn)
-    error_fn = error_rate if error_fn is None else error_fn
-    was_training = model.training
-    model.eval()
-    try:
-        ref = first_float(params) if params else next(model.parameters())
-        total, wrong, n, has_error = 0.0, 0.0, 0, error_fn is not None
-        for x, y in iter_batches(data, split, batch_size=batch_size, max_batches=max_batches):
-            xb, yb = to_model(fit_inputs(x, model), ref), to_model(y, ref)
-            out = forward(model, params, xb) if params is not None else model(xb)
-            value = check_scalar(custom(out, yb)) if custom is not None else criterion(task, out, yb)
-            total += float(value) * len(xb)
-            if has_error:
-                err = error_fn(out, yb)
-                if err is None:
-                    has_error = False
-                elif error_fn is error_rate:  # counted exactly: error + accuracy == 1 to the last bit
-                    wrong += round(err * yb.numel()) / (yb.numel() / len(xb))
-                else:
-                    wrong += float(err) * len(xb)
-            n += len(xb)
-    finally:
-        model.train(was_training)
-    result = {"split": split, "loss": total / n, "accuracy": None, "error": None}
-    if has_error:
-        result["error"] = wrong / n
-        result["accuracy"] = 1.0 - wrong / n
-    return result
+    with evaluation(model, data, split, batch_size=batch_size, loss_fn=loss_fn, error_fn=error_fn,
+                    max_batches=max_batches) as measure:
+        return measure(params)

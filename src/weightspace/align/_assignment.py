@@ -31,12 +31,21 @@ def _check(similarity: Tensor) -> None:
         raise NonFiniteError("assignment: the similarity matrix holds NaN or infinite values (NaN weights?)")
 
 
+def _on_cpu(similarity: Tensor) -> np.ndarray:
+    """S, checked, as a float64 array on the CPU (SciPy's side)."""
+    _check(similarity)
+    return similarity.detach().to("cpu", torch.float64).numpy()
+
+
+def _permutation(cols: np.ndarray, like: Tensor) -> Tensor:
+    """SciPy's column indices as π on `like`'s device."""
+    return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(like.device)
+
+
 def scipy_solver(similarity: Tensor) -> Tensor:
     """π with π[i] = column assigned to row i, maximising the total similarity (exact)."""
-    _check(similarity)
-    s = similarity.detach().to("cpu", torch.float64).numpy()
-    _, cols = linear_sum_assignment(s, maximize=True)
-    return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(similarity.device)
+    _, cols = linear_sum_assignment(_on_cpu(similarity), maximize=True)
+    return _permutation(cols, similarity)
 
 
 def auction_solver(similarity: Tensor, *, eps_final: float | None = None, max_rounds: int = 100_000) -> Tensor:
@@ -116,8 +125,7 @@ class WarmAssignment:
 
     def __call__(self, similarity: Tensor, key: Hashable = None) -> Tensor:
         """π (π[i] = column of row i) maximising Σ_i S[i, π(i)]."""
-        _check(similarity)
-        c = -similarity.detach().to("cpu", torch.float64).numpy()  # (n, n) costs; a copy, reduced in place
+        c = -_on_cpu(similarity)  # (n, n) costs; a copy, reduced in place
         n = c.shape[0]
         v = self.potentials.get(key)
         if v is not None and len(v) == n:
@@ -129,7 +137,7 @@ class WarmAssignment:
         _, cols = linear_sum_assignment(c)
         self.potentials[key] = v + self._relax(c, cols)
         self.stats["solved"] += 1
-        return torch.from_numpy(np.asarray(cols, dtype=np.int64)).to(similarity.device)
+        return _permutation(cols, similarity)
 
     def _relax(self, c: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """w ≤ 0 with w_j ≤ w_π(i) + c_ij − c_iπ(i) after at most `rounds` relaxations (c reduced, π optimal)."""

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ..data import to_model
 from ..errors import ConfigError, DataError
-from ..evaluate import criterion
+from ..evaluate import criterion, eval_mode
 from ..params import forward
 from ..symmetry import Spec
 from ._alignment import Alignment
@@ -48,10 +48,8 @@ def learned_matching(
     keys = [k for k, v in reference.items() if v.is_floating_point() and k in dict(model.named_parameters())]
     free = {k: reference[k].detach().clone().requires_grad_(True) for k in keys}
     opt = torch.optim.Adam(free.values(), lr=lr)
-    was_training = model.training
-    model.eval()
     alignment = weight_matching(reference, other, spec, generator=gen)
-    try:
+    with eval_mode(model):
         for step in range(steps):
             current = {**reference, **{k: v.detach() for k, v in free.items()}}
             alignment = weight_matching(current, other, spec, generator=gen, init=alignment.element)
@@ -73,8 +71,6 @@ def learned_matching(
             opt.step()
             if callback is not None:
                 callback({"step": step + 1, "total_steps": steps, "loss": float(loss)})
-    finally:
-        model.train(was_training)
     current = {**reference, **{k: v.detach() for k, v in free.items()}}
     final = weight_matching(current, other, spec, generator=gen, init=alignment.element)
     return Alignment(final.element, method="ste", objective=final.objective, iterations=steps)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 
 from ..errors import DataError
-from ._batches import Source, Splits, iter_batches, iter_inputs, sample, task_of, to_model
+from ._batches import Source, Splits, iter_batches, iter_inputs, reusable_batches, sample, task_of, to_model
 from ._cifar import load_cifar10
 from ._dataset import TASKS, Dataset, check_dtype, check_int
 from ._digits import load_digits
@@ -32,8 +32,8 @@ from ._mnist import load_mnist
 from ._mnist1d import load_mnist1d
 from ._teacher import load_teacher
 
-__all__ = ["Dataset", "load", "DATASETS", "TASKS", "Source", "Splits", "iter_batches", "iter_inputs", "sample",
-           "task_of", "to_model"]
+__all__ = ["Dataset", "load", "DATASETS", "TASKS", "Source", "Splits", "iter_batches", "iter_inputs",
+           "reusable_batches", "sample", "task_of", "to_model"]
 
 _SOURCES: dict[str, Callable[..., Dataset]] = {
     "digits": load_digits,

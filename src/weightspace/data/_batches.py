@@ -19,7 +19,7 @@ from torch import Tensor
 from ..errors import DataError
 from ._dataset import SPLITS, Dataset
 
-__all__ = ["Splits", "Source", "iter_batches", "iter_inputs", "sample", "to_model", "task_of"]
+__all__ = ["Splits", "Source", "iter_batches", "iter_inputs", "reusable_batches", "sample", "to_model", "task_of"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,26 @@ def iter_batches(data: Source, split: str = "test", *, batch_size: int = 2048, m
         yield x, y
     if seen == 0:
         raise DataError(f"the {split} data hold no batches")
+
+
+class _Restream:
+    """`iter_batches(data, split, ...)` afresh on each pass."""
+
+    def __init__(self, data: Source, split: str, batch_size: int, max_batches: int | None) -> None:
+        self.data, self.split, self.batch_size, self.max_batches = data, split, batch_size, max_batches
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        return iter_batches(self.data, self.split, batch_size=self.batch_size, max_batches=self.max_batches)
+
+
+def reusable_batches(data: Source, split: str = "test", *, batch_size: int = 2048,
+                     max_batches: int | None = None) -> Iterable[tuple[Tensor, Tensor]]:
+    """The batches of `iter_batches`, for many passes: read once into a list when the split is held in memory (a
+    pair of tensors, whose batches are views, or a list of batches), else streamed again on each pass."""
+    source = _pick(data, split)
+    if _is_pair(source) or isinstance(source, list | tuple):
+        return list(iter_batches(data, split, batch_size=batch_size, max_batches=max_batches))
+    return _Restream(data, split, batch_size, max_batches)
 
 
 def iter_inputs(data: Tensor | Source, split: str = "train", *, batch_size: int = 2048,

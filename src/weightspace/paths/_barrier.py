@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from ..data import Source
 from ..errors import ConfigError
-from ..evaluate import ErrorFn, LossFn, evaluate
+from ..evaluate import ErrorFn, LossFn, evaluation
 from ..params import Lerp, Params
 
 __all__ = ["DEFINITIONS", "Barrier", "PathCurve", "barrier", "evaluate_curve", "evaluate_path", "loss_curve"]
@@ -135,17 +135,19 @@ def evaluate_path(
 ) -> PathCurve:
     """Loss and error of `model` on `data`'s `split` along `path` (one streamed pass over the split per point).
 
-    `evaluate_curve` with `weightspace.evaluate.evaluate` (and its `loss_fn`, `error_fn`) as the measure;
+    `evaluate_curve` with `weightspace.evaluate.evaluation` (and its `loss_fn`, `error_fn`) as the measure;
     `data` is any source of batches; `prepare` maps the path's parameters before evaluation (BatchNorm reset,
     REPAIR).
     """
 
-    def measure(params: Params) -> tuple[float, float | None]:
-        r = evaluate(model, data, split, params=params, loss_fn=loss_fn, error_fn=error_fn)
-        return r["loss"], r["error"]
+    with evaluation(model, data, split, loss_fn=loss_fn, error_fn=error_fn) as evaluate_at:  # prepared once
 
-    return evaluate_curve(path, measure, points=points, split=split, alphas=alphas, prepare=prepare,
-                          callback=callback, where="evaluate_path")
+        def measure(params: Params) -> tuple[float, float | None]:
+            r = evaluate_at(params)
+            return r["loss"], r["error"]
+
+        return evaluate_curve(path, measure, points=points, split=split, alphas=alphas, prepare=prepare,
+                              callback=callback, where="evaluate_path")
 
 
 def loss_curve(loss_fn: Callable[[Params], Tensor], path: Callable[[float], Mapping[str, Tensor]], *,
