@@ -5,10 +5,11 @@ Usage: python bench/barrier_bench.py [--points 25] [--repeats 41] [--width 512] 
 Model: digits MLP 64-w-w-10 (two seeded initialisations as the endpoints: the cost does not depend on
 the weights). `evaluate_path(model, linear_path(a, b), data, points=K)` computes loss and error at K
 evenly spaced α on the split; the floor is K forward passes of the bare module at fixed weights, each
-followed by the cross-entropy (no path, no bookkeeping). Also timed: building the K points θ(α)
-alone (`linear_path(a, b).points`, buffers allocated once per path), to show what the interpolation
-costs. Timings interleave the variants round-robin; the ratio is reported both as the ratio of the medians
-and as the median of each round's ratio, which cancels drift in the machine's speed between rounds.
+followed by the cross-entropy (no path, no bookkeeping). Also timed: the loop a user would write by hand
+for the same curve (θ(α) lerped into a second module's own parameters, forward, loss and error: no
+library code, the floor of any path evaluation), and building the K points θ(α) alone
+(`linear_path(a, b).points`). Timings interleave the variants round-robin; ratios are the median over
+rounds of each round's ratio, which cancels drift in the machine's speed between rounds.
 """
 
 import argparse
@@ -38,25 +39,36 @@ def main() -> None:
     torch.manual_seed(1)
     a, b = model.state_dict(), build(config).state_dict()
     alphas = torch.linspace(0, 1, k, dtype=torch.float64).tolist()
-    print(f"| split | samples | evaluate_path, K={k} (ms) | {k} bare forward passes (ms) | ratio of medians | "
-          f"median ratio per round | {k} points θ(α) alone (ms) |")
-    print("|---|---|---|---|---|---|---|")
+    hand = build(config).eval()  # its own parameters receive each θ(α) in the hand-written loop
+    print(f"| split | samples | evaluate_path, K={k} (ms) | hand-written loop (ms) | {k} bare forward passes (ms) | "
+          f"evaluate_path / bare | hand loop / bare | {k} points θ(α) alone (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
     for split in ("test", "train"):
         x, y = data.split(split)
 
         def path(split=split):
             evaluate_path(model, linear_path(a, b), data, points=k, split=split)
 
+        def by_hand(x=x, y=y):
+            with torch.no_grad():
+                own = dict(hand.named_parameters())
+                for t in alphas:
+                    for name, param in own.items():
+                        torch.lerp(a[name], b[name], t, out=param)
+                    out = hand(x)
+                    float(torch.nn.functional.cross_entropy(out, y))
+                    int((out.argmax(-1) != y).sum())
+
         def bare(x=x, y=y):
             with torch.no_grad():
                 for _ in range(k):
-                    torch.nn.functional.cross_entropy(model(x), y)
+                    float(torch.nn.functional.cross_entropy(model(x), y))
 
         def points():
             for _ in linear_path(a, b).points(alphas):
                 pass
 
-        fns = {"path": path, "bare": bare, "lerp": points}
+        fns = {"path": path, "hand": by_hand, "bare": bare, "lerp": points}
         times = {n: [] for n in fns}
         for f in fns.values():
             f()  # warm-up
@@ -66,9 +78,10 @@ def main() -> None:
                 f()
                 times[n].append(time.perf_counter() - t)
         med = {n: statistics.median(v) * 1e3 for n, v in times.items()}
-        paired = statistics.median(t / u for t, u in zip(times["path"], times["bare"], strict=True))
-        print(f"| digits {split} | {len(x)} | {med['path']:.1f} | {med['bare']:.1f} | "
-              f"{med['path'] / med['bare']:.2f} | {paired:.2f} | {med['lerp']:.1f} |", flush=True)
+        ratio = {n: statistics.median(t / u for t, u in zip(times[n], times["bare"], strict=True))
+                 for n in ("path", "hand")}
+        print(f"| digits {split} | {len(x)} | {med['path']:.1f} | {med['hand']:.1f} | {med['bare']:.1f} | "
+              f"{ratio['path']:.2f} | {ratio['hand']:.2f} | {med['lerp']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
