@@ -81,7 +81,7 @@ def main() -> None:
         ratio = {n: statistics.median(t / u for t, u in zip(times[n], times["bare"], strict=True))
                  for n in ("path", "hand")}
         print(f"| digits {split} | {len(x)} | {med['path']:.1f} | {med['hand']:.1f} | {med['bare']:.1f} | "
-              f"{ratio['path']:.2f} | {ratio['hand']:.2f} | {med['lerp']:.1f} |", flush=True)
+              f"{ratio['path']:.3f} | {ratio['hand']:.3f} | {med['lerp']:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
