@@ -136,7 +136,7 @@ def evaluation(
 
     What does not change between calls is done once: eval mode, reading the split's batches (`reusable_batches`),
     and binding the module to `params` (`params.loaded`), which is kept while a call passes the very tensors
-    already bound (a `params.Lerp` writes every point into one buffer). Everything is restored on exit.
+    already bound (a `params.Lerp` writes every point into the same buffers). Everything is restored on exit.
     """
     task = data.task if isinstance(data, Dataset) else None
     custom = loss_function(loss_fn)

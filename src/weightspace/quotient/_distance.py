@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..data import Dataset
 from ..errors import ConfigError, DataError
-from ..evaluate import fit_inputs
+from ..evaluate import eval_mode, fit_inputs
 from ..params import Params, check_same_structure, first_float, forward
 from ._align import align_to
 from ._canonical import canonical_form, canonical_scale
@@ -133,13 +133,9 @@ def function_distance(model: nn.Module, a: Mapping[str, Tensor], b: Mapping[str,
     """Function-space distance between `a` and `b` on `data`'s `split` (evaluation mode; the model untouched)."""
     quotient = quotient if quotient is not None else quotient_of(model)
     check_same_structure(a, b, what="the two networks")
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return _function(model, canonical_scale(model, a, quotient=quotient),
                          canonical_scale(model, b, quotient=quotient), _inputs(data, split), split)
-    finally:
-        model.train(was)
 
 
 @dataclass(frozen=True)
@@ -174,9 +170,7 @@ def pairwise_distances(model: nn.Module, networks: Sequence[Mapping[str, Tensor]
     m = {k: [[0.0] * n for _ in range(n)] for k in metrics}
     x = _inputs(data, split) if data is not None else None
     pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for done, (i, j) in enumerate(pairs, 1):
             q = _distance(quotient, *align_to(model, canon[j], canon[i], method=method, quotient=quotient))
             values = {"mean_angle": q.mean_angle, "normalized": q.normalized, "hamming": q.hamming}
@@ -187,7 +181,5 @@ def pairwise_distances(model: nn.Module, networks: Sequence[Mapping[str, Tensor]
                 m[k][i][j] = m[k][j][i] = values[k]
             if callback is not None:
                 callback(done, len(pairs))
-    finally:
-        model.train(was)
     return PairwiseDistances(tuple(metrics), {k: tuple(tuple(r) for r in v) for k, v in m.items()})
 
