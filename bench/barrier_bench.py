@@ -8,8 +8,9 @@ evenly spaced α on the split; the floor is K forward passes of the bare module 
 followed by the cross-entropy (no path, no bookkeeping). Also timed: the loop a user would write by hand
 for the same curve (θ(α) lerped into a second module's own parameters, forward, loss and error: no
 library code, the floor of any path evaluation), and building the K points θ(α) alone
-(`linear_path(a, b).points`). Timings interleave the variants round-robin; ratios are the median over
-rounds of each round's ratio, which cancels drift in the machine's speed between rounds.
+(`linear_path(a, b).points`). The bare passes and the hand loop run under `torch.inference_mode`, the
+cheapest grad mode, as `evaluate_path` does. Timings interleave the variants round-robin; ratios are the
+median over rounds of each round's ratio, which cancels drift in the machine's speed between rounds.
 """
 
 import argparse
@@ -50,7 +51,7 @@ def main() -> None:
             evaluate_path(model, linear_path(a, b), data, points=k, split=split)
 
         def by_hand(x=x, y=y):
-            with torch.no_grad():
+            with torch.inference_mode():
                 own = dict(hand.named_parameters())
                 for t in alphas:
                     for name, param in own.items():
@@ -60,7 +61,7 @@ def main() -> None:
                     int((out.argmax(-1) != y).sum())
 
         def bare(x=x, y=y):
-            with torch.no_grad():
+            with torch.inference_mode():
                 for _ in range(k):
                     float(torch.nn.functional.cross_entropy(model(x), y))
 

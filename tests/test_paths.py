@@ -14,7 +14,7 @@ from weightspace import data as D
 from weightspace import hessian, params
 from weightspace import paths as P
 from weightspace.errors import ArchitectureMismatch, ConfigError
-from weightspace.evaluate import evaluate, evaluation
+from weightspace.evaluate import evaluate, evaluation, fit_inputs
 from weightspace.models import build, example_input
 from weightspace.paths import _orbit as continuous_orbit
 from weightspace.symmetry import spec_of
@@ -234,6 +234,10 @@ def test_one_evaluation_session_equals_separate_evaluations():
     assert other == evaluate(model, data, "train", params=params.lerp(a, b, 0.5), max_batches=1)
     assert own == evaluate(model, data, "train", max_batches=1)  # None: back at the module's own tensors
     assert own != first
+    assert not any(t.is_inference() for t in model.state_dict(keep_vars=True).values())  # no inference tensor left
+    x, y = data.split("train")
+    torch.nn.functional.cross_entropy(model(fit_inputs(x[:16], model)), y[:16]).backward()  # the model still trains
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
 # -- flatten / unflatten -------------------------------------------------------------------------------------

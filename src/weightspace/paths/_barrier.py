@@ -137,10 +137,11 @@ def evaluate_path(
 
     `evaluate_curve` with `weightspace.evaluate.evaluation` (and its `loss_fn`, `error_fn`) as the measure;
     `data` is any source of batches; `prepare` maps the path's parameters before evaluation (BatchNorm reset,
-    REPAIR).
+    REPAIR). All of it, the path's points and `prepare` included, runs under `torch.inference_mode`: no
+    autograd bookkeeping on any tensor it makes, and only floats come out.
     """
 
-    with evaluation(model, data, split, loss_fn=loss_fn, error_fn=error_fn) as evaluate_at:  # prepared once
+    with torch.inference_mode(), evaluation(model, data, split, loss_fn=loss_fn, error_fn=error_fn) as evaluate_at:
 
         def measure(params: Params) -> tuple[float, float | None]:
             r = evaluate_at(params)
