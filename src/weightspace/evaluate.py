@@ -78,11 +78,17 @@ def loss_function(loss: str | LossFn | None) -> LossFn | None:
     return LOSSES[loss]
 
 
+def _mispredicted(output: Tensor, target: Tensor, task: str | None = None) -> int | None:
+    """How many argmax predictions miss the label or the token; None for regression (`task` None: the batch's)."""
+    if (task or task_of(output, target)) == "regression":
+        return None
+    return int((output.argmax(dim=-1) != target).sum())
+
+
 def error_rate(output: Tensor, target: Tensor) -> float | None:
     """Fraction of argmax predictions that miss the label (classification) or the token (next-token)."""
-    if task_of(output, target) == "regression":
-        return None
-    return int((output.argmax(dim=-1) != target).sum()) / target.numel()
+    wrong = _mispredicted(output, target)
+    return None if wrong is None else wrong / target.numel()
 
 
 def check_scalar(value, where: str = "loss_fn") -> Tensor:
@@ -136,44 +142,53 @@ def evaluation(
 
     What does not change between calls is done once: eval mode, reading the split's batches (`reusable_batches`),
     and binding the module to `params` (`params.loaded`), which is kept while a call passes the very tensors
-    already bound (a `params.Lerp` writes every point into the same buffers). Everything is restored on exit.
+    already bound (a `params.Lerp` writes every point into the same buffers), the weights' dtype and device
+    (read at binding) and the task (from a Dataset). Each call runs under `torch.no_grad`, entered only where
+    gradients are on. Everything is restored on exit.
     """
     task = data.task if isinstance(data, Dataset) else None
     custom = loss_function(loss_fn)
-    error_fn = error_rate if error_fn is None else error_fn
+    error_fn = None if error_fn is error_rate else error_fn  # None: the default, counted in `passes`
     batches = reusable_batches(data, split, batch_size=batch_size, max_batches=max_batches)
     with eval_mode(model), contextlib.ExitStack() as binding:
-        bound: dict[str, Tensor] = {}
+        bound: dict[str, Tensor] | None = None
+        ref: Tensor | None = None  # the weights' dtype and device, for the batches
 
-        @torch.no_grad()
-        def measure(params: Mapping[str, Tensor] | None = None) -> dict:
-            nonlocal bound
-            params = {} if params is None else params
-            if params.keys() != bound.keys() or any(v is not bound[k] for k, v in params.items()):
-                binding.close()
-                binding.enter_context(loaded(model, params))
-                bound = dict(params)
-            ref = first_float(params) if params else next(model.parameters())
-            total, wrong, n, has_error = 0.0, 0.0, 0, error_fn is not None
+        def passes() -> dict:
+            total, wrong, n, has_error = 0.0, 0.0, 0, True
             for x, y in batches:
                 xb, yb = to_model(fit_inputs(x, model), ref), to_model(y, ref)
                 out = model(xb)
-                value = check_scalar(custom(out, yb)) if custom is not None else criterion(task, out, yb)
-                total += float(value) * len(xb)
-                if has_error:
+                b = len(xb)
+                value = criterion(task, out, yb) if custom is None else check_scalar(custom(out, yb))
+                total += float(value) * b
+                if has_error and error_fn is None:  # counted exactly: error + accuracy == 1 to the last bit
+                    count = _mispredicted(out, yb, task)
+                    has_error = count is not None
+                    wrong += 0.0 if count is None else count / (yb.numel() / b)
+                elif has_error:
                     err = error_fn(out, yb)
-                    if err is None:
-                        has_error = False
-                    elif error_fn is error_rate:  # counted exactly: error + accuracy == 1 to the last bit
-                        wrong += round(err * yb.numel()) / (yb.numel() / len(xb))
-                    else:
-                        wrong += float(err) * len(xb)
-                n += len(xb)
+                    has_error = err is not None
+                    wrong += 0.0 if err is None else float(err) * b
+                n += b
             result = {"split": split, "loss": total / n, "accuracy": None, "error": None}
             if has_error:
                 result["error"] = wrong / n
                 result["accuracy"] = 1.0 - wrong / n
             return result
+
+        def measure(params: Mapping[str, Tensor] | None = None) -> dict:
+            nonlocal bound, ref
+            params = {} if params is None else params
+            if bound is None or params.keys() != bound.keys() or any(v is not bound[k] for k, v in params.items()):
+                binding.close()
+                binding.enter_context(loaded(model, params))
+                bound = dict(params)
+                ref = first_float(params) if params else next(model.parameters())
+            if torch.is_grad_enabled():
+                with torch.no_grad():
+                    return passes()
+            return passes()
 
         yield measure
 

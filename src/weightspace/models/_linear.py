@@ -53,8 +53,9 @@ class LinearNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         x = x.flatten(1)  # (batch, d)
         h = x
-        for layer in self.layers[:-1]:
+        *hidden, last = self.layers  # unpacked: a slice builds a new ModuleList per call
+        for layer in hidden:
             h = layer(h)
         if self.skip:
             h = h + x  # (batch, d): widths == d
-        return self.layers[-1](h)  # (batch, num_outputs)
+        return last(h)  # (batch, num_outputs)

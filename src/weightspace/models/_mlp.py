@@ -44,6 +44,7 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.flatten(1)  # (batch, d)
-        for layer in self.layers[:-1]:
+        *hidden, last = self.layers  # unpacked: a slice builds a new ModuleList per call
+        for layer in hidden:
             x = self.act(layer(x))
-        return self.layers[-1](x)  # (batch, num_outputs)
+        return last(x)  # (batch, num_outputs)

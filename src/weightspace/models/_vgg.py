@@ -86,6 +86,7 @@ class VGG(nn.Module):
         for block in self.features:
             x = block(x)  # (batch, C, H, W)
         x = x.flatten(1)  # (batch, C * H * W)
-        for layer in self.classifier[:-1]:
+        *hidden, last = self.classifier  # unpacked: a slice builds a new ModuleList per call
+        for layer in hidden:
             x = self.act(layer(x))
-        return self.classifier[-1](x)  # (batch, num_outputs)
+        return last(x)  # (batch, num_outputs)
