@@ -213,19 +213,21 @@ def test_next_token_convention_and_error():
         evaluate(torch.nn.Linear(2, 2), iter([(torch.zeros(1, 2), torch.zeros(1, dtype=torch.int64))]))
 
 
-
 @pytest.mark.parametrize("batch_size", [7, 50, 2048])
 def test_default_error_is_an_exact_count_over_any_batching(batch_size):
     g = torch.Generator().manual_seed(batch_size)
     x, y = torch.randn(103, 4, generator=g), torch.randint(0, 3, (103,), generator=g)
     model = torch.nn.Linear(4, 3)
     with torch.no_grad():
+        model.weight.copy_(torch.randn(3, 4, generator=g))
+        model.bias.copy_(torch.randn(3, generator=g))
         wrong = int((model(x).argmax(1) != y).sum())
     got = evaluate(model, (x, y), batch_size=batch_size)
     assert 0 < wrong < 103 and got["error"] == wrong / 103 and got["error"] + got["accuracy"] == 1.0
     assert evaluate(model, (x, y), batch_size=batch_size, error_fn=error_rate) == got  # named: the same count
     with torch.enable_grad():  # gradients on or off, no graph is kept and the numbers do not move
         assert evaluate(model, (x, y), batch_size=batch_size) == got
+
 
 class _NotAWeight:
     pass
