@@ -2,9 +2,12 @@
 
 import copy
 import itertools
+import math
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import linear_sum_assignment
 from torch import nn
 
 import weightspace as ws
@@ -19,7 +22,7 @@ from weightspace.align import (
     weight_matching,
 )
 from weightspace.align._similarity import SimilarityCache, factor_similarity, objective, without
-from weightspace.errors import ArchitectureMismatch, DataError, NonFiniteError
+from weightspace.errors import ArchitectureMismatch, ConfigError, DataError, NonFiniteError
 from weightspace.models import build, example_input
 from weightspace.paths import (
     barrier,
@@ -88,6 +91,76 @@ def test_activation_matching_undoes_a_planted_permutation(name):
     sd = model.state_dict()
     moved = spec.sample(generator=torch.Generator().manual_seed(8), kinds=("permutation",)).apply(sd)
     assert _equal(activation_matching(model, sd, moved, x, spec).apply(moved), sd)
+
+
+def _relu_preactivations(params, x, depth):
+    """The pre-activations W_l h_{l-1} + b_l of the first `depth` layers of a ReLU MLP, computed here."""
+    out, h = [], x
+    for i in range(depth):
+        z = h @ params[f"layers.{i}.weight"].T + params[f"layers.{i}.bias"]
+        out.append(z)
+        h = z.relu()
+    return out
+
+
+def _scales(n, gen, low=0.2, high=5.0):
+    """n per-unit scales log-uniform in [low, high]."""
+    u = torch.rand(n, generator=gen, dtype=torch.float64)
+    return torch.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+
+
+def _assignment(s):
+    return torch.as_tensor(linear_sum_assignment(s.numpy(), maximize=True)[1])
+
+
+def test_activation_matching_undoes_a_planted_permutation_times_large_scales():
+    """B = (π, c)·A with positive per-unit scales c in [0.2, 5] on a ReLU MLP: unit π⁻¹(i) of B is c·(unit i of A),
+    so correlation recovers π⁻¹ exactly while covariance and dot-product matching (computed here) miss it."""
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [8, 6]}
+    model = _model(config)
+    spec = spec_of(model, example_input(model.config, dtype=torch.float64))
+    sd = model.state_dict()
+    gen = torch.Generator().manual_seed(3)
+    planted = {f.name: FactorAction(torch.randperm(f.size, generator=gen), _scales(f.size, gen)) for f in spec.factors}
+    assert all(float(a.coeff.max() / a.coeff.min()) > 5 for a in planted.values())
+    moved = GroupElement(spec, planted).apply(sd)
+    x = torch.randn(200, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    found = activation_matching(model, sd, moved, x, spec).element
+    wanted = [torch.argsort(planted[f.name].perm) for f in spec.factors]  # the inverse of the planted permutation
+    assert all(torch.equal(found.actions[f.name].perm, w) for f, w in zip(spec.factors, wanted, strict=True))
+    za, zb = _relu_preactivations(sd, x, 2), _relu_preactivations(moved, x, 2)
+    cov = [_assignment((a - a.mean(0)).T @ (b - b.mean(0))) for a, b in zip(za, zb, strict=True)]
+    dot = [_assignment(a.T @ b) for a, b in zip(za, zb, strict=True)]
+    assert not any(torch.equal(p, w) for p, w in zip(cov, wanted, strict=True))  # scale-sensitive: both layers miss
+    assert not all(torch.equal(p, w) for p, w in zip(dot, wanted, strict=True))
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_activation_matching_maximises_the_summed_correlation_by_brute_force(seed):
+    """Two different width-4 ReLU MLPs, B carrying per-unit scales in [0.2, 5]: each factor's permutation is the
+    maximiser of Σ_i corr(z_A,i, z_B,π(i)) over all 4! permutations (numpy's corrcoef), which the covariance
+    maximiser is not for at least one factor."""
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [4, 4]}
+    model = _model(config, seed)
+    spec = spec_of(model, example_input(model.config, dtype=torch.float64))
+    a = model.state_dict()
+    gen = torch.Generator().manual_seed(seed)
+    scale = GroupElement(spec, {f.name: FactorAction(torch.arange(f.size), _scales(f.size, gen)) for f in spec.factors})
+    b = scale.apply(_model(config, seed + 100).state_dict())
+    x = torch.randn(200, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    found = activation_matching(model, a, b, x, spec).element
+    za, zb = _relu_preactivations(a, x, 2), _relu_preactivations(b, x, 2)
+    cov_differs = []
+    for f, ua, ub in zip(spec.factors, za, zb, strict=True):
+        joint = np.concatenate([ua.numpy(), ub.numpy()], axis=1).T
+        corr, cov = np.corrcoef(joint)[:4, 4:], np.cov(joint)[:4, 4:]
+        perms = list(itertools.permutations(range(4)))
+        by_corr = sorted(perms, key=lambda p: -sum(corr[i, p[i]] for i in range(4)))
+        best = sum(corr[i, by_corr[0][i]] for i in range(4))
+        assert best > sum(corr[i, by_corr[1][i]] for i in range(4)) + 1e-6  # a unique maximiser
+        assert tuple(found.actions[f.name].perm.tolist()) == by_corr[0]
+        cov_differs.append(max(perms, key=lambda p: sum(cov[i, p[i]] for i in range(4))) != by_corr[0])
+    assert any(cov_differs)
 
 
 def _pair(widths, seed=0):
@@ -171,6 +244,31 @@ def test_merge_and_align_many():
         assert all(_equal(x, aligned[0]) for x in aligned)
 
 
+def test_merge_aligns_before_averaging():
+    """merge([a, g·a]) = a exactly; weighted merge = Σ w_i (θ_i aligned by weight matching to θ_0);
+    align=False is the plain weighted average."""
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [6, 5]}
+    model = _model(config)
+    spec = spec_of(model, example_input(model.config, dtype=torch.float64))
+    a, b, c = (_model(config, s).state_dict() for s in (0, 1, 2))
+    ga = spec.sample(generator=torch.Generator().manual_seed(6), kinds=("permutation",)).apply(a)
+    assert not _equal(ga, a)
+    assert _equal(merge([a, ga], spec), a)
+    aligned = weight_matching(a, b, spec).apply(b)
+    assert not _equal(aligned, b)
+    merged = merge([a, b], spec, weights=[0.25, 0.75])
+    assert merged.keys() == a.keys()
+    for k in a:
+        torch.testing.assert_close(merged[k], 0.25 * a[k] + 0.75 * aligned[k], rtol=0, atol=1e-15)
+    plain = merge([a, b], spec, weights=[0.25, 0.75], align=False)
+    for k in a:
+        torch.testing.assert_close(plain[k], 0.25 * a[k] + 0.75 * b[k], rtol=0, atol=1e-15)
+    assert not all(torch.allclose(plain[k], merged[k], rtol=0, atol=1e-6) for k in a)
+    mean = merge([a, b, c], spec, align=False)
+    for k in a:
+        torch.testing.assert_close(mean[k], (a[k] + b[k] + c[k]) / 3, rtol=0, atol=1e-15)
+
+
 def test_bad_input():
     a, b, spec = _pair([4])
     other, _, _ = _pair([5])
@@ -196,12 +294,68 @@ def test_barrier_definitions_and_exact_endpoints():
     assert _equal(path(0.0), a) and _equal(path(1.0), b)
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_barrier_refuses_a_value_that_is_not_finite(bad):
+    """A max that skipped the NaN would report 1 at α = 0.25 for a path that diverged at α = 0.5."""
+    with pytest.raises(NonFiniteError, match=r"not finite at α = 0\.5"):
+        barrier([0.0, 0.25, 0.5, 0.75, 1.0], [1.0, 2.0, bad, 1.5, 1.0])
+
+
+@pytest.mark.parametrize("alphas", [[0.0, 1.0, 0.5, 1.0], [0.0, 0.5, 0.5, 1.0], [0.0, 0.75, 0.25, 1.0]])
+def test_barrier_refuses_alphas_that_do_not_increase(alphas):
+    with pytest.raises(ConfigError, match="increase strictly"):
+        barrier(alphas, [1.0, 9.0, 1.0, 1.0])
+
+
 def test_simplex_grid_and_identical_vertices():
     assert len(simplex_grid(3, 6)) == 28  # C(6 + 2, 2)
     data = ws.data.load("teacher", d=3, n_train=50, n_test=40).to(torch.float64)
     model = _model({"name": "mlp", "input_shape": [3], "num_outputs": 1, "widths": [5], "activation": "tanh"})
     sd = model.state_dict()
     assert simplex_barrier(model, [sd, sd, sd], data, resolution=3).value == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("vertices", [2, 3, 4])
+def test_simplex_grid_is_the_barycentric_lattice(vertices):
+    """Every point is a non-negative weight vector of multiples of 1/K summing to 1, each lattice point once:
+    C(K + n − 1, n − 1) points (C(K + 2, 2) for a triangle)."""
+    for k in range(1, 7):
+        grid = simplex_grid(vertices, k)
+        assert len(grid) == math.comb(k + vertices - 1, vertices - 1)
+        assert all(len(w) == vertices and min(w) >= 0 and sum(w) == pytest.approx(1, abs=1e-12) for w in grid)
+        counts = {tuple(round(x * k) for x in w) for w in grid}
+        assert all(math.isclose(x * k, round(x * k), abs_tol=1e-12) for w in grid for x in w)
+        assert counts == {c for c in itertools.product(range(k + 1), repeat=vertices) if sum(c) == k}
+
+
+def test_simplex_barrier_of_three_networks_equals_a_direct_computation():
+    """max over the grid of L(Σ w_i θ_i) − Σ w_i L(θ_i), with L the mean test ||f(x) − y||² computed here."""
+    data = ws.data.load("teacher", d=3, n_train=50, n_test=40).to(torch.float64)
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 1, "widths": [5], "activation": "tanh"}
+    model = _model(config)
+    nets = [_model(config, s).state_dict() for s in (0, 1, 2)]
+
+    def loss(params):
+        out = torch.func.functional_call(model, params, (data.x_test,))
+        return float(((out - data.y_test) ** 2).sum(1).mean())
+
+    vertex = [loss(n) for n in nets]
+    assert len({round(v, 6) for v in vertex}) == 3  # different vertices: the barycentric weighting matters
+    k = 4
+    expected = {}
+    for ks in itertools.product(range(k + 1), repeat=3):
+        if sum(ks) == k:
+            w = [i / k for i in ks]
+            point = {name: sum(wi * n[name] for wi, n in zip(w, nets, strict=True)) for name in nets[0]}
+            expected[ks] = loss(point) - sum(wi * v for wi, v in zip(w, vertex, strict=True))
+    result = simplex_barrier(model, nets, data, resolution=k)
+    got = {tuple(round(x * k) for x in w): v for w, v in result.grid}
+    assert got.keys() == expected.keys()
+    assert all(got[ks] == pytest.approx(expected[ks], rel=1e-10, abs=1e-12) for ks in expected)
+    best = max(expected, key=expected.get)
+    assert result.value == pytest.approx(expected[best], rel=1e-10)
+    assert result.value > 1e-3 and min(best) > 0  # a real barrier, inside the triangle
+    assert result.weights == pytest.approx([i / k for i in best])
 
 
 def test_batchnorm_reset_recomputes_statistics():
@@ -213,17 +367,39 @@ def test_batchnorm_reset_recomputes_statistics():
     assert torch.allclose(new["features.0.1.running_var"], conv.var(dim=(0, 2, 3), unbiased=True), atol=1e-10)
 
 
-def test_repair_matches_interpolated_statistics_at_the_first_layer():
-    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [6, 5]}
+def test_repair_matches_interpolated_statistics_at_every_hidden_layer():
+    """At α = 0.3 every hidden layer's pre-activations (forward pass computed here, through the REPAIRed earlier
+    layers) have per-unit mean and population std (1 − α)·stat_A + α·stat_B; the output layer is untouched."""
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [6, 5, 4]}
     ma, mb = _model(config, 0), _model(config, 1)
     a, b = ma.state_dict(), mb.state_dict()
     spec = spec_of(ma, example_input(ma.config, dtype=torch.float64))
     x = torch.randn(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    mid = repair(ma, linear_path(a, b)(0.5), (a, b), 0.5, x, spec)
-    za, zb, zm = (x @ p["layers.0.weight"].T + p["layers.0.bias"] for p in (a, b, mid))
-    target = 0.5 * (za.mean(0) + zb.mean(0)), 0.5 * (za.std(0, unbiased=False) + zb.std(0, unbiased=False))
-    assert torch.allclose(zm.mean(0), target[0], atol=1e-10)
-    assert torch.allclose(zm.std(0, unbiased=False), target[1], atol=1e-10)
+    alpha = 0.3
+    interpolated = {k: (1 - alpha) * a[k] + alpha * b[k] for k in a}
+    fixed = repair(ma, interpolated, (a, b), alpha, x, spec)
+    za, zb, zi, zf = (_relu_preactivations(p, x, 3) for p in (a, b, interpolated, fixed))
+    for layer in range(3):
+        mean = (1 - alpha) * za[layer].mean(0) + alpha * zb[layer].mean(0)
+        std = (1 - alpha) * za[layer].std(0, unbiased=False) + alpha * zb[layer].std(0, unbiased=False)
+        torch.testing.assert_close(zf[layer].mean(0), mean, rtol=0, atol=1e-10)
+        torch.testing.assert_close(zf[layer].std(0, unbiased=False), std, rtol=0, atol=1e-10)
+        assert not torch.allclose(zi[layer].std(0, unbiased=False), std, rtol=0, atol=1e-3)  # REPAIR had work
+        swapped = alpha * za[layer].std(0, unbiased=False) + (1 - alpha) * zb[layer].std(0, unbiased=False)
+        assert not torch.allclose(swapped, std, rtol=0, atol=1e-3)  # α and 1 − α are told apart
+    assert torch.equal(fixed["layers.3.weight"], interpolated["layers.3.weight"])
+    assert torch.equal(fixed["layers.3.bias"], interpolated["layers.3.bias"])
+
+
+def test_repair_refuses_a_producing_layer_without_a_bias():
+    """Without a bias the units' means cannot be shifted: REPAIR names the layer instead of skipping it."""
+    config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [4], "bias": False}
+    ma, mb = _model(config, 0), _model(config, 1)
+    a, b = ma.state_dict(), mb.state_dict()
+    spec = spec_of(ma, example_input(ma.config, dtype=torch.float64))
+    x = torch.randn(50, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ConfigError, match="'layers.0' produces hidden units but has no bias"):
+        repair(ma, {k: (a[k] + b[k]) / 2 for k in a}, (a, b), 0.5, x, spec)
 
 
 def test_learned_matching_keeps_a_planted_permutation():

@@ -247,10 +247,12 @@ def test_cli_canonical_distance_geodesic(capsys, tmp_path):
 
     code, out, err = run("canonical", paths[1], "--out", tmp_path / "c.safetensors", "--reference", paths[0],
                          "--format", "json")
-    assert code == 0, err and json.loads(out)["distance"]["normalized"] > 0
+    assert code == 0, err
+    aligned = json.loads(out)["distance"]["normalized"]
     code, out, err = run("distance", paths[0], paths[1], tmp_path / "c.safetensors", "--format", "json")
     d = json.loads(out)["distances"]
     assert code == 0 and d["normalized"][1][2] < 1e-6 and d["disagreement"][1][2] == 0  # c is n1, on the quotient
+    assert aligned > 0 and aligned == pytest.approx(d["normalized"][0][1], rel=1e-5)  # n1 to n0, as `distance` has it
     code, out, err = run("geodesic", paths[0], paths[1], "--points", "3", "--plot", tmp_path / "g.png",
                          "--format", "json")
     r = json.loads(out)

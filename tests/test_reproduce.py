@@ -113,7 +113,8 @@ def test_rerun_resumes_and_report_rerenders(smoke, capsys):
     assert set(again["claims"]) == set(results["claims"])
     (out / "report.html").unlink()
     code, _, err = run(capsys, "report", str(out))
-    assert code == 0, err and (out / "report.html").is_file()
+    assert code == 0, err
+    assert (out / "report.html").is_file()
 
 
 # -- bad input: one line, exit 2 -----------------------------------------------------------------------------------

@@ -319,3 +319,40 @@ def test_random_models_from_the_grammar():
         except AssertionError as err:
             raise AssertionError(f"{where}: {err}; factors {[f.name for f in spec.factors]}") from None
     assert acted >= MODELS * 3 // 4 and with_fixed >= 10  # the grammar exercises both outcomes
+
+
+@torch.no_grad()
+def test_batchnorm_without_affine_admits_only_permutations():
+    """BatchNorm(affine=False) normalises its units and has no γ to carry a scale or a sign: after it only
+    permutations act, and every sampled element keeps the function (eval and train mode)."""
+    gen = torch.Generator().manual_seed(SEED)
+    for act in (nn.ReLU(), nn.Tanh()):
+        model = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6, affine=False), act, nn.Linear(6, 3)).double()
+        model[1].running_mean.normal_(generator=gen)
+        model[1].running_var.uniform_(0.5, 2, generator=gen)
+        x = torch.randn(8, 5, dtype=torch.float64, generator=gen)
+        spec = spec_of(model, x)
+        assert [f.kinds for f in spec.factors] == [("permutation",)], type(act).__name__
+        for train in (False, True):
+            ref = _out(model, x, train)
+            for _ in range(3):
+                out = _out(spec.sample(generator=gen).apply_module(model), x, train)
+                assert float((out - ref).abs().max()) <= TOL * float(ref.abs().max())
+    affine = nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)).double()
+    assert spec_of(affine, x).factors[0].kinds == ("permutation", "scale")  # γ carries the scale
+
+
+def test_a_layer_the_tracer_gives_up_on_is_reported_under_its_own_name():
+    """A grouped convolution owns units the tracer cannot act on: `spec.fixed` names it, and strict=True
+    refuses the model even where the layer is the first one (no traced units feed it)."""
+    x = torch.randn(2, 4, 9, 9, generator=torch.Generator().manual_seed(0))
+    first = nn.Sequential(nn.Conv2d(4, 8, 3, groups=2), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    assert [f.name for f in spec_of(first, x).fixed] == ["0"]
+    try:
+        spec_of(first, x, strict=True)
+    except SymmetryError as err:
+        assert "grouped convolution" in str(err)
+    else:
+        raise AssertionError("strict=True accepted a grouped convolution")
+    middle = nn.Sequential(nn.Conv2d(4, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3, groups=2), nn.ReLU(), nn.Conv2d(8, 4, 3))
+    assert {f.name for f in spec_of(middle, x).fixed} == {"0", "2"}

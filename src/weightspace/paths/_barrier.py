@@ -7,6 +7,8 @@ Two definitions are in use and both are named:
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data import Source
-from ..errors import ConfigError
+from ..errors import ConfigError, NonFiniteError
 from ..evaluate import ErrorFn, LossFn, evaluation
 from ..params import Lerp, Params
 
@@ -46,7 +48,11 @@ class Barrier:
 
 def barrier(alphas: Sequence[float], values: Sequence[float], *, definition: str = "interpolation",
             metric: str = "loss", split: str = "test") -> Barrier:
-    """The barrier of the curve (α_k, L_k) under `definition` (the endpoints are α = 0 and α = 1)."""
+    """The barrier of the curve (α_k, L_k) under `definition` (the endpoints are α = 0 and α = 1).
+
+    The α increase strictly; a value that is not finite raises `NonFiniteError` (a max that skipped it would
+    hide a point where the path diverged).
+    """
     if definition not in DEFINITIONS:
         raise ConfigError(f"barrier: unknown definition {definition!r}; choose one of {', '.join(DEFINITIONS)}")
     if len(alphas) != len(values) or len(alphas) < 2:
@@ -54,6 +60,12 @@ def barrier(alphas: Sequence[float], values: Sequence[float], *, definition: str
     if alphas[0] != 0 or alphas[-1] != 1:
         raise ConfigError(f"barrier: the curve must start at α = 0 and end at α = 1 (its endpoints), got "
                           f"{alphas[0]} .. {alphas[-1]}")
+    if any(b <= a for a, b in itertools.pairwise(alphas)):
+        raise ConfigError(f"barrier: the α must increase strictly from 0 to 1, got {list(alphas)}")
+    diverged = [a for a, v in zip(alphas, values, strict=True) if not math.isfinite(v)]
+    if diverged:
+        raise NonFiniteError(f"barrier: the {metric} is not finite at α = {', '.join(f'{a:g}' for a in diverged[:5])}"
+                             f" (NaN weights, or an overflow along the path)")
     a0, a1 = alphas[0], alphas[-1]
     l0, l1 = values[0], values[-1]
     gaps = []

@@ -7,7 +7,8 @@ Inputs are a tensor or any source of batches (`weightspace.data.iter_inputs`, it
 `repair` (Jordan et al., REPAIR): at every layer producing hidden units, rescale and shift each
 unit's activation so its mean and standard deviation equal the interpolation of the endpoints'
 statistics, (1 − α) μ_A + α μ_B and (1 − α) σ_A + α σ_B; the correction is folded into the layer's
-weight and bias, layer by layer in forward order. BatchNorm statistics are reset first.
+weight and bias, layer by layer in forward order (a producing layer without a bias is refused: its
+means could not be matched). BatchNorm statistics are reset first.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import Tensor, nn
 
 from ..align._activation_matching import unit_activations
 from ..data import Source, iter_inputs, to_model
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..evaluate import fit_inputs
 from ..params import Params, first_float, forward
 from ..symmetry import Spec
@@ -94,8 +95,12 @@ def repair(
         raise DataError("REPAIR needs data: the input batch is empty")
     net = copy.deepcopy(model).eval()
     mods = dict(net.named_modules())
-    names = [n for f in spec.factors for n in spec.producers(f.name) if n in mods
-             and getattr(mods[n], "bias", None) is not None and not isinstance(mods[n], nn.MultiheadAttention)]
+    names = [n for f in spec.factors for n in spec.producers(f.name)
+             if n in mods and not isinstance(mods[n], nn.MultiheadAttention)]
+    for n in names:
+        if getattr(mods[n], "bias", None) is None:
+            raise ConfigError(f"REPAIR: layer {n!r} produces hidden units but has no bias, so their means cannot be "
+                              f"matched (give it a bias or follow it with a BatchNorm)")
     order = [n for n, _ in net.named_modules() if n in set(names)]
     a, b = endpoints
     sa, sb = _stats(net, dict(a), order, inputs, max_samples), _stats(net, dict(b), order, inputs, max_samples)

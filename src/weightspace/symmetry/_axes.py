@@ -154,19 +154,22 @@ class AxisState:
         for v in self.vars_in(label):
             self.fix_var(v, reason)
 
-    def fixed_var(self, size, reason, where="reshape") -> Axis:
-        """A fresh axis fixed for `reason` (not reported again)."""
-        v = self.new_var(size, where)
-        v.fixed = reason
+    def fixed_var(self, size, reason, where="reshape", *, report: bool = False) -> Axis:
+        """A fresh axis fixed for `reason`; `report`: it holds a layer's own units, listed in `spec.fixed`."""
+        v = self.new_var(size, where, unit=report)
+        if report:
+            self.fix_var(v, reason)
+        else:
+            v.fixed = reason
         return v
 
-    def fresh_fixed(self, meta, reason, where):
+    def fresh_fixed(self, meta, reason, where, *, report: bool = False):
         """A label for a value of traced metadata `meta` whose every non-batch axis is fixed."""
         if hasattr(meta, "shape"):
-            return [((None, s),) if i == 0 else ((self.fixed_var(s, reason, where), s),)
+            return [((None, s),) if i == 0 else ((self.fixed_var(s, reason, where, report=report), s),)
                     for i, s in enumerate(meta.shape)]
         if isinstance(meta, tuple | list):
-            return TupleLabel(tuple(self.fresh_fixed(m, reason, where) for m in meta))
+            return TupleLabel(tuple(self.fresh_fixed(m, reason, where, report=report) for m in meta))
         return None
 
     # -- parameters -----------------------------------------------------------------------------

@@ -89,6 +89,8 @@ def _batchnorm(st, node, m):
     if m.affine:
         st.register(f"{name}.weight", 0, ((w, w.size),), "out")
         st.register(f"{name}.bias", 0, ((w, w.size),), "out")
+    else:  # normalised outputs with no γ to carry a scale or sign: only permutations act
+        w.forced_zero = True
     return [d if i != 1 else ((w, w.size),) for i, d in enumerate(x)]
 
 

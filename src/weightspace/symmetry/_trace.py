@@ -171,7 +171,10 @@ _VISIT = {"placeholder": _placeholder, "output": _output, "get_attr": _get_attr,
 
 
 def _give_up(st: AxisState, node, reason: str, vars_before: int, regs_before: int) -> None:
-    """Fix every axis the node touches — its inputs' and whatever its rule made — and label its output fixed."""
+    """Fix every axis the node touches — its inputs' and whatever its rule made — and label its output fixed.
+
+    A layer with parameters of its own produces units: they are reported in `spec.fixed` under its name.
+    """
     reason = f"{_name(node)}: {reason}"
     for arg in node.all_input_nodes:
         st.fix_label(st.labels.get(arg), reason)
@@ -181,7 +184,9 @@ def _give_up(st: AxisState, node, reason: str, vars_before: int, regs_before: in
         for v, _ in r.pieces:
             if v is not None:
                 st.fix_var(v, reason)
-    st.labels[node] = st.fresh_fixed(node.meta.get("tensor_meta"), reason, _name(node))
+    module = st.modules.get(node.target) if node.op == "call_module" else None
+    owns_units = module is not None and next(module.parameters(recurse=False), None) is not None
+    st.labels[node] = st.fresh_fixed(node.meta.get("tensor_meta"), reason, _name(node), report=owns_units)
 
 
 def _walk(st: AxisState, gm: torch.fx.GraphModule) -> None:
