@@ -311,6 +311,218 @@ def test_hand_written_oracle_for_an_mlp():
     }
 
 
+# -- the sampled elements act, and act as the mathematics says -------------------------------------------
+# keys a scale (or sign) element must leave unchanged, by hand: output-layer biases, and what feeds BatchNorm
+# (its rows are normalised away, so the coefficient rides on γ and β instead), with its running statistics
+UNMOVED_BY_COEFFICIENTS = {
+    "mlp-relu": {"layers.2.bias"},
+    "mlp-leaky_relu": {"layers.2.bias"},
+    "mlp-relu_pow2": {"layers.2.bias"},
+    "mlp-tanh": {"layers.2.bias"},
+    "linear": set(),
+    "vgg-bn": {"features.0.0.weight", "features.0.1.running_mean", "features.0.1.running_var",
+               "features.0.1.num_batches_tracked", "features.2.1.running_mean", "features.2.1.running_var",
+               "features.2.1.num_batches_tracked", "classifier.1.bias"},
+}
+
+
+def _assert_same_function(model, params, x):
+    """f(params; x) = f(model; x) in eval and in train mode, on copies: BatchNorm's running statistics, which a
+    train-mode call updates in place, stay as they were in `params` and in the (cached) model."""
+    for train_mode in (False, True):
+        model.train(train_mode)
+        out = forward(model, {k: v.clone() for k, v in params.items()}, x)
+        ref = forward(model, {k: v.clone() for k, v in model.state_dict().items()}, x)
+        assert _max_rel(out, ref) <= TOL
+    model.eval()
+
+
+@pytest.mark.parametrize("name, kind", [("mlp-relu", "scale"), ("mlp-leaky_relu", "scale"), ("mlp-relu_pow2", "scale"),
+                                        ("vgg-bn", "scale"), ("linear", "scale"), ("mlp-tanh", "sign"),
+                                        ("linear", "sign")])
+@torch.no_grad()
+def test_sampled_scales_and_signs_are_not_trivial(name, kind):
+    # a sampler drawing every coefficient as 1 would pass every invariance test: the coefficients must vary
+    model, x, spec = _case(name)
+    sd = model.state_dict()
+    for kinds in [(kind,)] + ([None] if name != "linear" else []):  # `linear` samples GL when unrestricted
+        g = spec.sample(generator=torch.Generator().manual_seed(5), kinds=kinds)
+        for f in spec.factors:
+            assert kind in f.kinds, f.name
+            a = g.actions[f.name]
+            assert a.matrix is None and a.coeff is not None, f.name
+            c = a.coeff
+            if kinds is not None:
+                assert torch.equal(a.perm, torch.arange(f.size)), f"{f.name}: kinds={kinds} sampled a permutation"
+            if kind == "scale":
+                mag = c.abs()
+                assert bool((mag != 1).all()) and len(set(mag.tolist())) == f.size, f"{f.name}: scales {c.tolist()}"
+                if "sign" not in f.kinds:
+                    assert bool((c > 0).all()), f"{f.name}: ReLU-like units admit positive scales only, got {c}"
+            else:  # ±1 only, and both in every factor (at this seed): some units flip, not all of them
+                assert set(c.tolist()) == {-1.0, 1.0}, f"{f.name}: signs {c.tolist()}"
+        moved = g.apply(sd)
+        unmoved = {k for k in sd if torch.equal(moved[k], sd[k])}
+        if kinds is None:  # permutations move the rest too
+            assert unmoved <= UNMOVED_BY_COEFFICIENTS[name]
+        else:
+            assert unmoved == UNMOVED_BY_COEFFICIENTS[name]
+        _assert_same_function(model, moved, x)
+
+
+def _hand_moved_mlp(sd: dict, actions: list, degree: int) -> dict:
+    """The acted-on MLP, by hand. Hidden layer l's new unit i is its old unit π_l(i) times c_l(i) (or, for a GL
+    element G_l, new units = G_l · old units): its incoming row and bias are multiplied by c_l(i) and its outgoing
+    column is divided by c_l(i)^degree, since σ(c z) = c^degree σ(z) for c > 0 (ReLU^k) and for c = −1 (odd σ)."""
+    out = dict(sd)
+    n = len(actions) + 1
+    for layer in range(n):
+        w, b = sd[f"layers.{layer}.weight"], sd[f"layers.{layer}.bias"]
+        if layer < n - 1:  # rows: the units of this layer
+            a = actions[layer]
+            if a.matrix is not None:
+                w, b = a.matrix @ w, a.matrix @ b
+            else:
+                c = a.coeff if a.coeff is not None else torch.ones(len(a.perm), dtype=w.dtype)
+                w, b = c[:, None] * w[a.perm], c * b[a.perm]
+        if layer > 0:  # columns: the units of the layer below
+            a = actions[layer - 1]
+            if a.matrix is not None:
+                w = w @ torch.linalg.inv(a.matrix)
+            else:
+                c = a.coeff if a.coeff is not None else torch.ones(len(a.perm), dtype=w.dtype)
+                w = w[:, a.perm] / c[None, :] ** degree
+        out[f"layers.{layer}.weight"], out[f"layers.{layer}.bias"] = w, b
+    return out
+
+
+@pytest.mark.parametrize("name, kinds, degree", [
+    ("mlp-relu", ("scale",), 1),
+    ("mlp-relu", ("permutation",), 1),
+    ("mlp-relu", None, 1),  # diag(c) P: T'[i] = c_i · T[π(i)]
+    ("mlp-leaky_relu", ("scale",), 1),
+    ("mlp-relu_pow2", ("scale",), 2),
+    ("mlp-relu_pow2", None, 2),
+    ("mlp-tanh", ("sign",), 1),
+    ("mlp-tanh", None, 1),
+    ("mlp-linear", ("gl",), 1),
+], ids=str)
+@torch.no_grad()
+def test_mlp_action_matches_a_hand_built_oracle(name, kinds, degree):
+    model, x, spec = _case(name)
+    sd = model.state_dict()
+    g = spec.sample(generator=torch.Generator().manual_seed(4), kinds=kinds)
+    expected = _hand_moved_mlp(sd, [g.actions["layers.0"], g.actions["layers.1"]], degree)
+    # the oracle moves every tensor but the output bias, and is a symmetry in its own right
+    assert [k for k in sd if torch.equal(expected[k], sd[k])] == ["layers.2.bias"]
+    _assert_same_function(model, expected, x)
+    moved = g.apply(sd)
+    for k in sd:
+        torch.testing.assert_close(moved[k], expected[k], rtol=1e-12, atol=1e-14, msg=lambda m, k=k: f"{k}: {m}")
+
+
+@pytest.mark.parametrize("kinds", [("scale",), ("permutation",), None], ids=str)
+@torch.no_grad()
+def test_vgg_batchnorm_action_matches_a_hand_built_oracle(kinds):
+    # conv (no bias) -> BatchNorm -> ReLU [-> max-pool]: BatchNorm normalises the conv's rows away, so a unit's
+    # scale c rides on γ and β (times c); the next conv's input channel (or the classifier's block of columns
+    # for that channel, flattened channel-major) is divided by c; conv rows and running statistics only move
+    model, x, spec = _case("vgg-bn")
+    sd = model.state_dict()
+    g = spec.sample(generator=torch.Generator().manual_seed(6), kinds=kinds)
+
+    def unit(name):
+        a = g.actions[name]
+        return a.perm, (a.coeff if a.coeff is not None else torch.ones(len(a.perm), dtype=torch.float64))
+
+    (p0, c0), (p2, c2), (p3, c3) = unit("features.0.0"), unit("features.2.0"), unit("classifier.0")
+    e = dict(sd)
+    for conv, bn, p, c in (("features.0.0", "features.0.1", p0, c0), ("features.2.0", "features.2.1", p2, c2)):
+        e[f"{conv}.weight"] = sd[f"{conv}.weight"][p]
+        e[f"{bn}.running_mean"], e[f"{bn}.running_var"] = sd[f"{bn}.running_mean"][p], sd[f"{bn}.running_var"][p]
+        e[f"{bn}.weight"], e[f"{bn}.bias"] = c * sd[f"{bn}.weight"][p], c * sd[f"{bn}.bias"][p]
+    e["features.2.0.weight"] = e["features.2.0.weight"][:, p0] / c0[None, :, None, None]
+    w = sd["classifier.0.weight"].view(5, 6, 16)  # (hidden, channel, position)
+    e["classifier.0.weight"] = (c3[:, None, None] * w[p3][:, p2] / c2[None, :, None]).reshape(5, 96)
+    e["classifier.0.bias"] = c3 * sd["classifier.0.bias"][p3]
+    e["classifier.1.weight"] = sd["classifier.1.weight"][:, p3] / c3[None, :]
+    _assert_same_function(model, e, x)
+    moved = g.apply(sd)
+    assert not torch.equal(moved["classifier.0.weight"], sd["classifier.0.weight"])
+    for k in sd:
+        torch.testing.assert_close(moved[k], e[k], rtol=1e-12, atol=1e-14, msg=lambda m, k=k: f"{k}: {m}")
+
+
+# -- admitted kinds, from first principles -----------------------------------------------------------------
+# activation: (positively homogeneous: σ(s z) = s^k σ(z) for s > 0; odd: σ(−z) = −σ(z); linear)
+ACTIVATION_PROPERTIES = {
+    "relu": (True, False, False),
+    "leaky_relu": (True, False, False),
+    "relu_pow": (True, False, False),
+    "tanh": (False, True, False),
+    "linear": (True, True, True),
+    "softplus": (False, False, False),  # softplus(−z) = softplus(z) − z: no sign flip without a skip path
+    "gelu": (False, False, False),  # gelu(−z) = gelu(z) − z, likewise
+    # sigmoid(−z) = 1 − sigmoid(z): a flip is a symmetry only with a shift of the next layer's bias by the
+    # flipped column (b' = b + W[:, j]), an affine move coupling two tensors, not a monomial action
+    "sigmoid": (False, False, False),
+}
+
+
+def _expected_kinds(act: str, *, max_pool_after: bool = False, channel_affine: bool = False) -> set:
+    """Every σ is permutation-equivariant; homogeneous σ admits positive scaling, odd σ sign flips, linear σ GL.
+    Max pooling commutes with permutations and positive scales of a channel, but not with a flip (max(−y) =
+    −min(y)) nor a mix of channels; a per-channel affine (BatchNorm or GroupNorm's γ, β) carries a diagonal
+    coefficient (the normalised conv rows stay put) but not a GL mix."""
+    homogeneous, odd, linear = ACTIVATION_PROPERTIES[act]
+    kinds = {"permutation"}
+    if homogeneous:
+        kinds.add("scale")
+    if odd and not max_pool_after:
+        kinds.add("sign")
+    if linear and not max_pool_after and not channel_affine:
+        kinds.add("gl")
+    return kinds
+
+
+def test_activation_properties_cover_every_activation():
+    assert set(ACTIVATION_PROPERTIES) == set(models.ACTIVATIONS)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "vgg-batchnorm", "vgg-layernorm", "vgg-none"])
+def test_admitted_kinds_for_every_activation(arch):
+    got, want = {}, {}
+    for act in models.ACTIVATIONS:
+        if arch == "mlp":
+            config = {"name": "mlp", "input_shape": [3], "num_outputs": 2, "widths": [4, 3], "activation": act}
+            want[act] = {"layers.0": _expected_kinds(act), "layers.1": _expected_kinds(act)}
+        else:  # conv -> norm -> σ -> max-pool -> conv -> norm -> σ -> flatten -> linear -> σ -> linear
+            norm = arch.removeprefix("vgg-")
+            config = {"name": "vgg", "input_shape": [1, 4, 4], "num_outputs": 2, "channels": [2, "M", 3],
+                      "norm": norm, "hidden": [2], "activation": act}
+            want[act] = {"features.0.0": _expected_kinds(act, max_pool_after=True, channel_affine=norm != "none"),
+                         "features.2.0": _expected_kinds(act, channel_affine=norm != "none"),
+                         "classifier.0": _expected_kinds(act)}
+        model = models.build(config).double()
+        x = models.example_input(model.config, batch=2, generator=torch.Generator().manual_seed(0),
+                                 dtype=torch.float64)
+        spec = spec_of(model, x)
+        assert spec.fixed == (), act
+        got[act] = {f.name: set(f.kinds) for f in spec.factors}
+    wrong = [f"{act} {name}: admitted {sorted(got[act].get(name, ()))}, expected {sorted(want[act].get(name, ()))}"
+             for act in want for name in sorted(set(got[act]) | set(want[act]))
+             if got[act].get(name) != want[act].get(name) - _KNOWN_LIMITS.get((arch, name), set())]
+    assert not wrong, "\n".join(wrong)
+
+
+# Symmetries that hold but weightspace does not represent (docs/concepts.md, "Known limits"): it admits a subset,
+# so every element it samples still keeps the function. GroupNorm's γ, β could carry a scale (and, odd σ, a sign)
+# as BatchNorm's do; GL cannot act on an axis flattened into the classifier's columns (several pieces).
+_KNOWN_LIMITS = {("vgg-layernorm", "features.0.0"): {"scale", "sign"},
+                 ("vgg-layernorm", "features.2.0"): {"scale", "sign"},
+                 ("vgg-none", "features.2.0"): {"gl"}}
+
+
 def test_bad_element_input():
     _, _, spec = _case("mlp-relu")
     with pytest.raises(SymmetryError):
