@@ -3,6 +3,7 @@ symmetry in the spec, the canonical form (one point per orbit), Hamming distance
 as the error increase after flipping weights."""
 
 import functools
+import itertools
 import math
 
 import pytest
@@ -106,7 +107,27 @@ def test_hamming_distance_after_alignment():
     assert d.hamming == 1 / n
     assert d.normalized == pytest.approx((1 / 16) / d.units, abs=1e-15)  # (1 − cos)/2 is the unit's Hamming fraction
     far = hamming_distance(model, theta, _case(1)[0].state_dict(), quotient=q)
-    assert 0 < far < 1
+    assert far == _aligned_hamming_count(model, _case(1)[0]) / n
+
+
+def _aligned_hamming_count(model_a, model_b) -> int:
+    """The Hamming count of the documented alignment, by brute force: layer by layer, the permutation of B's
+    units maximising Σ_i |⟨a_i, b_π(i)⟩| over incoming sign rows, unit i flipped when ⟨a_i, b_π(i)⟩ < 0."""
+    a = [torch.sign(layer.weight.detach()) for layer in model_a.layers]
+    b = [torch.sign(layer.weight.detach()) for layer in model_b.layers]
+    for i in range(len(a) - 1):
+        s = a[i] @ b[i].T
+        scores = sorted((sum(abs(float(s[r, c])) for r, c in enumerate(perm)), perm)
+                        for perm in itertools.permutations(range(len(s))))
+        best, perm = scores[-1]
+        assert scores[-2][0] < best  # a unique optimum, so the count does not depend on tie-breaking
+        perm = list(perm)
+        match = s[torch.arange(len(s)), perm]
+        assert bool((match != 0).all())  # and no sign left undecided
+        sign = torch.sign(match)
+        b[i] = sign[:, None] * b[i][perm]
+        b[i + 1] = b[i + 1][:, perm] * sign[None, :]
+    return sum(int((u != v).sum()) for u, v in zip(a, b, strict=True))
 
 
 def _toy_data(model) -> Dataset:
@@ -114,6 +135,26 @@ def _toy_data(model) -> Dataset:
     with torch.no_grad():
         y = _case(7)[0](x).argmax(1)
     return Dataset("toy", "classification", x[:100], y[:100], x[100:], y[100:], 4)
+
+
+def test_binary_local_energy_flips_each_weight_with_probability_p():
+    # one binary layer 16 -> 2 with rows −1 and +1 on the one-hot inputs e_j, all labelled 1: logits
+    # (sign W_0j, sign W_1j)/4 predict 1 (first maximum on ties) only while neither weight of column j flipped,
+    # so δE is the fraction of the 16 columns with a flip: mean 1 − (1 − p)², variance q(1 − q)/16 per draw
+    d, samples = 16, 50
+    model = build({"name": "binary_mlp", "input_shape": [d], "num_outputs": 2, "widths": []}).double().eval()
+    with torch.no_grad():
+        model.layers[0].weight.copy_(torch.tensor([[-1.0] * d, [1.0] * d], dtype=torch.float64))
+    x, y = torch.eye(d, dtype=torch.float64), torch.ones(d, dtype=torch.long)
+    data = Dataset("onehot", "classification", x, y, x[:2], y[:2], 2)
+    ps = [0.0, 0.2, 1.0]
+    le = binary_local_energy(model, None, data, ps, samples=samples, generator=torch.Generator().manual_seed(0))
+    assert le.base == 0.0
+    assert (le.local_energy[0], le.stderr[0], le.local_energy[2], le.stderr[2]) == (0.0, 0.0, 1.0, 0.0)
+    q = 1 - (1 - 0.2) ** 2
+    sd = math.sqrt(q * (1 - q) / d / samples)
+    assert abs(le.local_energy[1] - q) <= 4 * sd, (le.local_energy, q)
+    assert 0.7 < le.stderr[1] / sd < 1.4, (le.stderr, sd)
 
 
 def test_binary_local_energy():

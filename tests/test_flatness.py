@@ -1,6 +1,7 @@
 """Local energy: zero at σ = 0, the closed form of a linear model with squared loss reached at the 1/√N rate,
 batched = one at a time, sign flips of a binary decision, the Hessian measures, and bad input."""
 
+import itertools
 import json
 import math
 
@@ -99,17 +100,91 @@ def test_flipping_every_weight_of_a_two_class_linear_classifier_swaps_its_predic
     le = flip_energy(model, params, data, fractions=[0.0, 1.0], samples=3, generator=g)
     assert le.local_energy == pytest.approx((0.0, 1 - 2 * le.base), abs=1e-12)  # logits negate: E' = 1 − E
     assert le.stderr == pytest.approx((0.0, 0.0), abs=1e-12)
-    half = flip_energy(model, params, data, fractions=[0.5], samples=2, generator=g)
+    # p = 0.5 flips exactly 3 of the 6 weights, a uniform 3-subset: the exact mean and spread over all 20 subsets
+    samples = 200
+    half = flip_energy(model, params, data, fractions=[0.5], samples=samples, generator=_gen(1))
     assert half.to_dict()["fractions"] == [0.5]
+    w = model.weight.detach()
+    rises = []
+    for subset in itertools.combinations(range(6), 3):
+        sign = torch.ones(6, dtype=DT)
+        sign[list(subset)] = -1
+        with torch.no_grad():
+            wrong = ((x @ (w * sign.reshape(2, 3)).T).argmax(1) != y).double().mean()
+        rises.append(float(wrong) - le.base)
+    exact = torch.tensor(rises, dtype=DT)
+    sd = float(exact.std(correction=0)) / math.sqrt(samples)
+    assert abs(half.local_energy[0] - float(exact.mean())) <= 4 * sd, (half.local_energy, float(exact.mean()))
+    assert 0.7 < half.stderr[0] / sd < 1.4, (half.stderr, sd)
 
 
-def test_hessian_measures_of_a_linear_regression_are_its_closed_forms():
+def _flip_regression(magnitudes, seed=0):
+    """y = w on x = I_n for a bias-free linear model with weights w = ±magnitudes: L(w) = 0, and flipping the set
+    F of weights gives L = (1/n) Σ_{i∈F} (2 w_i)², a known function of which weights flipped."""
+    a = torch.as_tensor(magnitudes, dtype=DT)
+    n = len(a)
+    w = a * torch.where(torch.rand(n, generator=_gen(seed), dtype=DT) < 0.5, -1.0, 1.0)
+    x = torch.eye(n, dtype=DT)
+    data = Dataset("flip", "regression", x, w[:, None].clone(), x[:2], w[:2, None].clone(), 1)
+    model = nn.Linear(n, 1, bias=False).to(DT)
+    with torch.no_grad():
+        model.weight.copy_(w[None])
+    return model, ws.params.state_of(model), data, 4 * a**2 / n  # the loss rise of flipping each weight
+
+
+def test_flip_energy_flips_exactly_round_p_n_weights_in_nested_sets():
+    n = 20
+    model, params, data, _ = _flip_regression(torch.ones(n))  # each flip adds 4/n: δL = 4 (flip count)/n
+    fractions = (0.0, 0.1, 0.3, 0.33, 0.5, 1.0)  # p n = 6.6 rounds up
+    le = flip_energy(model, params, data, fractions=fractions, samples=8, metric="loss", generator=_gen(1))
+    assert le.base == 0.0
+    assert le.local_energy == pytest.approx(tuple(4 * round(p * n) / n for p in fractions), abs=1e-12)
+    assert le.stderr == pytest.approx((0.0,) * len(fractions), abs=1e-12)  # the count never varies
+    # rises 4·2^i/n identify the flipped set of a single draw: its size is round(p n), the sets nested in p
+    model, params, data, _ = _flip_regression(2.0 ** (torch.arange(n, dtype=DT) / 2))
+    for seed in range(5):
+        one = flip_energy(model, params, data, fractions=fractions, samples=1, metric="loss", generator=_gen(seed))
+        sets = []
+        for rise in one.local_energy:
+            code = round(rise * n / 4)
+            assert abs(rise * n / 4 - code) < 1e-6
+            sets.append({i for i in range(n) if code >> i & 1})
+        assert [len(f) for f in sets] == [round(p * n) for p in fractions]
+        assert all(a <= b for a, b in zip(sets, sets[1:], strict=False))
+
+
+def test_flip_energy_draws_a_uniform_subset_mean_and_standard_error_exact():
+    n, p, samples = 20, 0.3, 400
+    model, params, data, c = _flip_regression(torch.linspace(0.5, 2.0, n))
+    le = flip_energy(model, params, data, fractions=[p], samples=samples, metric="loss", generator=_gen(2))
+    k = round(p * n)  # a uniform k-subset: E Σ_F c = k c̄, Var = k (1 − k/n) n/(n − 1) var(c)
+    mean = k * float(c.mean())
+    sd = math.sqrt(k * (1 - k / n) * n / (n - 1) * float(c.var(correction=0)) / samples)
+    assert abs(le.local_energy[0] - mean) <= 4 * sd, (le.local_energy, mean)
+    assert 0.8 < le.stderr[0] / sd < 1.25, (le.stderr, sd)
+
+
+def test_hessian_measures_of_a_linear_regression_are_its_closed_forms(one_thread):
     model, data = _linear_regression(n=40, d=3, p=2)
     xt = torch.cat([data.x_train, torch.ones(40, 1, dtype=DT)], 1)
     gram = 2 * xt.T @ xt / 40  # H = gram ⊗ I_p for L = mean ||W x + b − y||²
     s = hessian_sharpness(model, ws.params.state_of(model), data, generator=_gen(0), trace_samples=64)
     assert s.top_eigenvalue == pytest.approx(float(torch.linalg.eigvalsh(gram)[-1]), rel=1e-8)
-    assert abs(s.trace - 2 * float(gram.trace())) < 4 * s.trace_stderr
+    trace = 2 * float(gram.trace())
+    assert abs(s.trace - trace) < 4 * s.trace_stderr
+    # Rademacher probes: Var(zᵀHz) = 2 Σ_{i≠j} H_ij² = 2 · 2 Σ_{a≠b} gram_ab² (two copies of gram)
+    sd = math.sqrt(4 * float(gram.square().sum() - gram.diagonal().square().sum()))
+    assert 0.7 < s.trace_stderr / (sd / math.sqrt(64)) < 1.4, (s.trace_stderr, sd)
+    runs, samples = 12, 16  # the reported standard error is the spread of the estimate over seeds
+    rep = [hessian_sharpness(model, ws.params.state_of(model), data, generator=_gen(100 + r), trace_samples=samples)
+           for r in range(runs)]
+    traces = torch.tensor([r.trace for r in rep], dtype=DT)
+    reported = math.sqrt(sum(r.trace_stderr**2 for r in rep) / runs)
+    spread = float(traces.std(correction=1))
+    assert 0.5 < spread / reported < 2, (spread, reported)
+    assert 0.5 < spread / (sd / math.sqrt(samples)) < 2, (spread, sd)
+    assert 0.8 < reported / (sd / math.sqrt(samples)) < 1.25, (reported, sd)  # 12 × 15 degrees of freedom
+    assert abs(float(traces.mean()) - trace) <= 4 * sd / math.sqrt(samples * runs)
 
 
 @pytest.mark.parametrize("bad", [{"sigmas": [0.1, -0.1]}, {"samples": 0}, {"metric": "accuracy"}])

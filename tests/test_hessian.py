@@ -382,13 +382,36 @@ def test_power_iteration_zero_hessian_and_attached_params():
 
 # --- Hutchinson -----------------------------------------------------------------------------------------------------
 
+def _rademacher_sd(h):
+    """The standard deviation of zᵀHz over Rademacher z: Var = 2 Σ_{i≠j} H_ij²."""
+    return math.sqrt(2 * float(h.square().sum() - h.diagonal().square().sum()))
+
+
 def test_hutchinson_within_standard_errors_of_exact_trace(mid):
     loss_fn, params, keys, h, _ = mid
     est = trace_estimate(loss_fn, params, samples=200, generator=_gen(0), keys=keys)
     assert est.samples == 200 and est.stderr > 0
     assert abs(est.mean - float(torch.trace(h))) <= 4 * est.stderr
+    # the reported stderr is the closed form sd(zᵀHz)/√S (the sample sd of 200 draws: within ~5%)
+    assert 0.8 < est.stderr / (_rademacher_sd(h) / math.sqrt(200)) < 1.25
     again = trace_estimate(loss_fn, params, samples=200, generator=_gen(0), keys=keys)
     assert (again.mean, again.stderr) == (est.mean, est.stderr)
+
+
+def test_hutchinson_stderr_is_the_spread_of_the_estimate_over_seeds(tiny, one_thread):
+    loss_fn, params, keys = tiny
+    h = dense_hessian(loss_fn, params, keys)
+    samples, runs = 16, 40
+    ests = [trace_estimate(loss_fn, params, samples=samples, generator=_gen(100 + r), keys=keys)
+            for r in range(runs)]
+    means = torch.tensor([e.mean for e in ests], dtype=DT)
+    reported = math.sqrt(sum(e.stderr**2 for e in ests) / runs)  # RMS of the reported standard errors
+    spread = float(means.std(correction=1))  # the observed standard deviation of the estimate
+    closed = _rademacher_sd(h) / math.sqrt(samples)
+    assert 0.5 < spread / reported < 2, (spread, reported)
+    assert 0.8 < reported / closed < 1.25, (reported, closed)  # 40 × 15 degrees of freedom: within ~10%
+    assert 0.6 < spread / closed < 1.6, (spread, closed)
+    assert abs(float(means.mean()) - float(torch.trace(h))) <= 4 * closed / math.sqrt(runs)
 
 
 def test_hutchinson_exact_for_diagonal_hessian():
